@@ -1,0 +1,353 @@
+//! The batch consumer: takes whatever deliveries are ready (up to the batch
+//! size), applies them in one transaction, then acks them with one
+//! `multiple` ack.
+//!
+//! Per delivery, exactly one of:
+//! * malformed → dead-lettered with its reason (confirmed), then acked;
+//! * applied or duplicate → committed, then acked;
+//! * failing to apply → retried alone with backoff, dead-lettered
+//!   (`apply_failed`) after `max_attempts`, then acked;
+//! * database unavailable → retried with backoff, unacked meanwhile; at
+//!   shutdown left unacked, so the broker redelivers it.
+//!
+//! Nothing is acked before its commit; a crash between commit and ack leads
+//! to a redelivery that the inbox recognises.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::StreamExt;
+use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tokio::sync::{Notify, watch};
+
+use super::dead_letter::{DeadLetterError, DeadLetters};
+use super::topology::WORK_QUEUE;
+use crate::config::ConsumerSettings;
+use crate::pipeline::{Pipeline, Verdict};
+use crate::store::outbox::OutboxRow;
+use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
+use crate::wire::envelope::{self, Inbound};
+
+/// Reason of a dead letter whose event kept failing to apply.
+pub const APPLY_FAILED: &str = "apply_failed";
+
+/// Why the consumer stopped.
+#[derive(Debug)]
+pub enum Stopped {
+    /// Shutdown was requested; in-flight work is finished.
+    Shutdown,
+    /// The connection is gone for good; the caller reconnects.
+    Lost(String),
+}
+
+pub struct Consumer {
+    pub channel: Channel,
+    pub dead_letters: DeadLetters,
+    pub pipeline: Pipeline,
+    pub settings: ConsumerSettings,
+    /// Wakes the relay after a commit.
+    pub relay_wake: Arc<Notify>,
+    /// Whether deliveries are flowing (for `/readyz`).
+    pub consuming: Arc<AtomicBool>,
+}
+
+/// Events of a batch that parsed, with the delivery each came from.
+struct Parsed {
+    index: usize,
+    inbound: Inbound,
+}
+
+impl Consumer {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Stopped {
+        if let Err(e) = self.start_consuming().await {
+            return Stopped::Lost(e.to_string());
+        }
+        let consumer = match self
+            .channel
+            .basic_consume(
+                WORK_QUEUE.into(),
+                "collab-worker".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        {
+            Ok(consumer) => consumer,
+            Err(e) => return Stopped::Lost(e.to_string()),
+        };
+        self.consuming.store(true, Ordering::SeqCst);
+        let mut batches = consumer.ready_chunks(self.settings.batch_size.max(1));
+        loop {
+            let batch = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return self.stop(Stopped::Shutdown),
+                batch = batches.next() => batch,
+            };
+            let Some(batch) = batch else {
+                return self.stop(Stopped::Lost("the broker cancelled the consumer".into()));
+            };
+            let mut deliveries = Vec::with_capacity(batch.len());
+            let mut failure = None;
+            for item in batch {
+                match item {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            if !deliveries.is_empty() {
+                self.handle(deliveries, &mut shutdown).await;
+            }
+            if let Some(error) = failure {
+                // Connection lost: lapin reconnects and re-registers the
+                // consumer; unacked deliveries come back from the broker.
+                self.consuming.store(false, Ordering::SeqCst);
+                tracing::warn!(%error, "consumer interrupted; waiting for the broker connection to recover");
+                if let Err(e) = self.channel.wait_for_recovery(error).await {
+                    return self.stop(Stopped::Lost(e.to_string()));
+                }
+                tracing::info!("consumer recovered");
+                self.consuming.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn stop(&self, why: Stopped) -> Stopped {
+        self.consuming.store(false, Ordering::SeqCst);
+        why
+    }
+
+    async fn start_consuming(&self) -> Result<(), lapin::Error> {
+        telemetry::consumer_prefetch(self.settings.prefetch);
+        self.channel
+            .basic_qos(self.settings.prefetch, BasicQosOptions::default())
+            .await
+    }
+
+    /// Handles one batch; returns once every delivery is settled, or when
+    /// shutdown interrupts a database outage (deliveries left unacked).
+    async fn handle(&self, deliveries: Vec<Delivery>, shutdown: &mut watch::Receiver<bool>) {
+        telemetry::received(deliveries.len());
+        telemetry::consumer_in_flight(deliveries.len());
+        let mut parsed = Vec::with_capacity(deliveries.len());
+        for (index, delivery) in deliveries.iter().enumerate() {
+            match envelope::parse(&delivery.data) {
+                Ok(inbound) => parsed.push(Parsed { index, inbound }),
+                Err(malformed) => {
+                    let id = malformed
+                        .id
+                        .clone()
+                        .or_else(|| delivery.properties.message_id().as_ref().map(|m| m.to_string()));
+                    DeadLettered {
+                        reason: malformed.kind.code(),
+                        detail: &malformed.detail,
+                        event_id: id.as_deref(),
+                        event_type: malformed.type_name.as_deref(),
+                    }
+                    .emit();
+                    if self
+                        .dead_letter(delivery, malformed.kind.code(), &malformed.detail)
+                        .await
+                        .is_err()
+                    {
+                        // Not in the DLQ, so not acked: it comes back after recovery.
+                        return;
+                    }
+                }
+            }
+        }
+        if !parsed.is_empty() {
+            let Some(verdicts) = self.apply_with_retry(&parsed, shutdown).await else {
+                return;
+            };
+            for (item, verdict) in parsed.iter().zip(verdicts) {
+                if let Verdict::Failed(reason) = verdict {
+                    let delivery = &deliveries[item.index];
+                    if !self.retry_alone(item, reason, delivery, shutdown).await {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(last) = deliveries.last() {
+            // Everything up to the last delivery is settled: one ack for all.
+            match last.acker.ack(BasicAckOptions { multiple: true }).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("ack not sent (channel closed); the broker will redeliver, the inbox dedups")
+                }
+                Err(error) => tracing::warn!(%error, "ack failed; the broker will redeliver, the inbox dedups"),
+            }
+        }
+        telemetry::consumer_in_flight(0);
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str, detail: &str) -> Result<(), DeadLetterError> {
+        let mut backoff = retry_schedule().build();
+        loop {
+            match self.dead_letters.publish(delivery, reason, detail).await {
+                Ok(()) => return Ok(()),
+                Err(DeadLetterError::Broker(error)) => {
+                    tracing::warn!(%error, "could not dead-letter; waiting for the broker");
+                    self.dead_letters
+                        .wait_for_recovery(error)
+                        .await
+                        .map_err(DeadLetterError::Broker)?;
+                    // The delivery's acker died with the old channel: the
+                    // broker redelivers it; do not ack.
+                    return Err(DeadLetterError::NotConfirmed);
+                }
+                Err(DeadLetterError::NotConfirmed) => {
+                    let delay = backoff.next().unwrap_or(Duration::from_secs(1));
+                    tracing::warn!(
+                        retry_in_ms = delay.as_millis() as u64,
+                        "dead letter not confirmed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Applies the batch, retrying while the database is unavailable. If the
+    /// database refuses the batch, applies its events one by one so that one
+    /// bad event does not hold back the others. `None`: shutdown came first.
+    async fn apply_with_retry(&self, parsed: &[Parsed], shutdown: &mut watch::Receiver<bool>) -> Option<Vec<Verdict>> {
+        let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
+        match self.apply_until_available(&events, shutdown).await? {
+            Ok(verdicts) => Some(verdicts),
+            Err(error) if events.len() == 1 => Some(vec![Verdict::Failed(error)]),
+            Err(error) => {
+                tracing::warn!(%error, size = events.len(), "batch refused; applying its events one by one");
+                let mut verdicts = Vec::with_capacity(events.len());
+                for event in &events {
+                    match self
+                        .apply_until_available(std::slice::from_ref(event), shutdown)
+                        .await?
+                    {
+                        Ok(mut v) => verdicts.push(v.pop().unwrap_or(Verdict::Failed("no verdict".into()))),
+                        Err(error) => verdicts.push(Verdict::Failed(error)),
+                    }
+                }
+                Some(verdicts)
+            }
+        }
+    }
+
+    /// One apply, retried while the database is unavailable. `Some(Err)`: the
+    /// database refused it; `None`: shutdown during an outage.
+    async fn apply_until_available(
+        &self,
+        events: &[&Inbound],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Result<Vec<Verdict>, String>> {
+        let mut backoff = retry_schedule().build();
+        loop {
+            let started = Instant::now();
+            match self.pipeline.apply(events).await {
+                Ok((verdicts, outbox)) => {
+                    self.relay_wake.notify_one();
+                    self.report(events, &verdicts, &outbox, started.elapsed());
+                    return Some(Ok(verdicts));
+                }
+                Err(error) if error.is_transient() => {
+                    let delay = backoff.next().unwrap_or(Duration::from_secs(10));
+                    ApplyRetry {
+                        cause: "transient",
+                        error: &error.to_string(),
+                        event_id: (events.len() == 1).then(|| events[0].meta.id.as_str()),
+                        delay,
+                    }
+                    .emit();
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => return None,
+                    }
+                }
+                Err(error) => return Some(Err(error.to_string())),
+            }
+        }
+    }
+
+    /// An event that failed to apply gets `max_attempts` in total, alone,
+    /// with backoff; then it goes to the DLQ. `false`: not settled (leave the
+    /// batch unacked).
+    async fn retry_alone(
+        &self,
+        item: &Parsed,
+        mut reason: String,
+        delivery: &Delivery,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let mut backoff = retry_schedule().build();
+        for _ in 1..self.settings.max_attempts.max(1) {
+            let delay = backoff.next().unwrap_or(Duration::from_secs(1));
+            ApplyRetry {
+                cause: "failed",
+                error: &reason,
+                event_id: Some(item.inbound.meta.id.as_str()),
+                delay,
+            }
+            .emit();
+            tokio::time::sleep(delay).await;
+            match self.apply_until_available(&[&item.inbound], shutdown).await {
+                None => return false,
+                Some(Ok(verdicts)) => match verdicts.into_iter().next() {
+                    Some(Verdict::Failed(again)) => reason = again,
+                    _ => return true,
+                },
+                Some(Err(again)) => reason = again,
+            }
+        }
+        DeadLettered {
+            reason: APPLY_FAILED,
+            detail: &reason,
+            event_id: Some(item.inbound.meta.id.as_str()),
+            event_type: Some(item.inbound.meta.type_name.as_str()),
+        }
+        .emit();
+        self.dead_letter(delivery, APPLY_FAILED, &reason).await.is_ok()
+    }
+
+    fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[OutboxRow], elapsed: Duration) {
+        let mut applied = Vec::new();
+        let mut duplicates = Vec::new();
+        for (event, verdict) in events.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Applied { .. } => applied.push(event.meta.type_name.as_str()),
+                Verdict::Duplicate => {
+                    tracing::info!(event.id = %event.meta.id, event.type = %event.meta.type_name, "duplicate event; already applied");
+                    duplicates.push(event.meta.type_name.as_str());
+                }
+                Verdict::Failed(_) => {}
+            }
+        }
+        let outcomes: Vec<&str> = outbox.iter().map(|o| o.type_name.as_str()).collect();
+        for row in outbox.iter().filter(|o| o.type_name == "participation.accepted") {
+            if row.body["data"]["fake_order_risk"] == "high" {
+                telemetry::high_risk_participation(row.body["data"]["seller_id"].as_str().unwrap_or("?"));
+            }
+        }
+        BatchApplied {
+            size: events.len(),
+            elapsed,
+            applied: &applied,
+            duplicates: &duplicates,
+            outcomes: &outcomes,
+        }
+        .emit();
+    }
+}
+
+/// Backoff between attempts: 100 ms doubling to 10 s, with jitter.
+pub fn retry_schedule() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
+}

@@ -1,0 +1,394 @@
+//! Creators in campaigns: joining (J1–J3), task progress and rewards (T1–T3),
+//! challenge scores and ranking (H1–H3).
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+
+use super::catalogue;
+use super::commission;
+use super::ids;
+use super::state::{
+    Campaign, CampaignPlan, ChallengeMetric, Content, Contribution, Creator, Miss, Order, Pair, Participation,
+    PostedContent, RewardRecord, Seller, TaskKind, Time, Workspace, insert_by_time,
+};
+use crate::wire::events::{ContentPosted, CreatorJoinRequested, SellerCreator};
+use crate::wire::outcomes::{
+    JoinRejection, OutcomeData, ParticipationAccepted, ParticipationRejected, ParticipationStatus,
+    ParticipationStatusChanged, RateSource, RewardIssued, RewardKind, TaskFinished,
+};
+use crate::wire::values::CreatorId;
+
+/// J2: `seller.creator_blocked` / `seller.creator_unblocked`.
+pub fn blocklist_changed(ws: &mut Workspace<'_>, e: &SellerCreator, blocked: bool) -> Result<(), Miss> {
+    let id = (e.seller_id.clone(), e.creator_id.clone());
+    let mut pair = ws
+        .get::<Pair>(&id)?
+        .unwrap_or_else(|| Pair::new(id.0.clone(), id.1.clone()));
+    insert_by_time(&mut pair.blocklist, ws.now(), blocked);
+    ws.put(pair);
+    Ok(())
+}
+
+/// J2: whether the seller's blocklist keeps the creator out of a campaign
+/// submitted at `submitted_at`, for a join at `t`. A block counts for every
+/// later join; an unblock only frees campaigns submitted after it.
+pub fn blocked_by_seller(pair: &Pair, submitted_at: Time, t: Time) -> bool {
+    let mut blocked = false;
+    for (at, is_block) in pair.blocklist.iter().take_while(|(at, _)| *at <= t) {
+        if *is_block {
+            blocked = true;
+        } else if submitted_at > *at {
+            blocked = false;
+        }
+    }
+    blocked
+}
+
+/// J1: a join is accepted iff every check passes; otherwise the first failing
+/// one is the reason.
+pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Result<(), Miss> {
+    let t = ws.now();
+    let reject = |ws: &mut Workspace<'_>, reason| {
+        ws.emit(
+            e.creator_id.as_str(),
+            OutcomeData::ParticipationRejected(ParticipationRejected {
+                campaign_id: e.campaign_id.clone(),
+                creator_id: e.creator_id.clone(),
+                reason,
+            }),
+        );
+        Ok(())
+    };
+    let Some(mut campaign) = ws.get::<Campaign>(&e.campaign_id)? else {
+        return reject(ws, JoinRejection::CampaignNotOpen);
+    };
+    if !campaign.is_open() || t >= campaign.ends_at {
+        return reject(ws, JoinRejection::CampaignNotOpen);
+    }
+    let mut creator = ws
+        .get::<Creator>(&e.creator_id)?
+        .unwrap_or_else(|| Creator::new(e.creator_id.clone()));
+    if creator.blocked_by(t) {
+        return reject(ws, JoinRejection::PlatformBlocked);
+    }
+    let pair_id = (campaign.seller_id.clone(), e.creator_id.clone());
+    let pair = ws
+        .get::<Pair>(&pair_id)?
+        .unwrap_or_else(|| Pair::new(pair_id.0.clone(), pair_id.1.clone()));
+    if pair.paused_by(t) {
+        return reject(ws, JoinRejection::ConnectionPaused);
+    }
+    if blocked_by_seller(&pair, campaign.submitted_at, t) {
+        return reject(ws, JoinRejection::BlockedBySeller);
+    }
+    let seller = ws
+        .get::<Seller>(&campaign.seller_id)?
+        .unwrap_or_else(|| Seller::new(campaign.seller_id.clone()));
+    let profile = creator.profile_at(t).cloned();
+    let eligible = match (&profile, seller.group_at(&campaign.group_id, t)) {
+        (Some(profile), Some(group)) => catalogue::matches(&group.criteria, profile),
+        _ => false,
+    };
+    if !eligible {
+        return reject(ws, JoinRejection::NotEligible);
+    }
+    let key = (e.campaign_id.clone(), e.creator_id.clone());
+    if ws.get::<Participation>(&key)?.is_some() {
+        return reject(ws, JoinRejection::AlreadyJoined);
+    }
+    if campaign
+        .capacity
+        .is_some_and(|cap| campaign.participants.len() as u64 >= cap)
+    {
+        return reject(ws, JoinRejection::CapacityReached);
+    }
+    campaign.participants.push(e.creator_id.clone());
+    creator
+        .participations
+        .push((campaign.id.clone(), campaign.seller_id.clone()));
+    ws.put(Participation {
+        id: key,
+        seller_id: campaign.seller_id.clone(),
+        joined_at: t,
+        status: ParticipationStatus::Unfinished,
+        orders: Default::default(),
+        contents: Default::default(),
+        finished_at: None,
+        samples_approved: 0,
+        sample_delivered: false,
+    });
+    ws.emit(
+        e.creator_id.as_str(),
+        OutcomeData::ParticipationAccepted(ParticipationAccepted {
+            campaign_id: campaign.id.clone(),
+            creator_id: e.creator_id.clone(),
+            seller_id: campaign.seller_id.clone(),
+            fake_order_risk: profile.map(|p| p.fake_order_risk),
+        }),
+    );
+    ws.put(campaign);
+    ws.put(creator);
+    Ok(())
+}
+
+pub fn set_status(ws: &mut Workspace<'_>, p: &mut Participation, status: ParticipationStatus) {
+    if p.status == status {
+        return;
+    }
+    p.status = status;
+    ws.emit(
+        &format!("{}/{}", p.id.0, status.code()),
+        OutcomeData::ParticipationStatusChanged(ParticipationStatusChanged {
+            campaign_id: p.id.0.clone(),
+            creator_id: p.id.1.clone(),
+            status,
+        }),
+    );
+}
+
+/// Whether business time `t` falls in the participation's counting window
+/// (T1): from the later of start and join, until the end.
+fn in_window(campaign: &Campaign, p: &Participation, t: Time) -> bool {
+    campaign.starts_at.max(p.joined_at) <= t && t < campaign.ends_at
+}
+
+/// `content.posted`: stored for shop ads (O4) and counted for tasks (T1)
+/// and the J3 status.
+pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> Result<(), Miss> {
+    let t = ws.now();
+    let mut content = ws
+        .get::<Content>(&e.content_id)?
+        .unwrap_or_else(|| Content::new(e.content_id.clone()));
+    if content.posted.is_some() {
+        return Ok(());
+    }
+    content.posted = Some(PostedContent {
+        time: t,
+        creator_id: e.creator_id.clone(),
+        content_type: e.content_type,
+        product_ids: e.product_ids.clone(),
+        ads_authorized: e.ads_authorized,
+    });
+    commission::content_arrived(ws, &mut content)?;
+    ws.put(content);
+
+    let Some(creator) = ws.get::<Creator>(&e.creator_id)? else {
+        return Ok(());
+    };
+    for (campaign_id, _) in &creator.participations {
+        let key = (campaign_id.clone(), e.creator_id.clone());
+        let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id)?, ws.get::<Participation>(&key)?)
+        else {
+            continue;
+        };
+        let links = e.product_ids.iter().any(|id| campaign.product(id).is_some());
+        if p.status == ParticipationStatus::Removed || !links || !in_window(&campaign, &p, t) || campaign.is_closed() {
+            continue;
+        }
+        p.contents.insert(e.content_id.clone(), (t, e.content_type));
+        if p.status == ParticipationStatus::NotFulfilled {
+            set_status(ws, &mut p, ParticipationStatus::Unfinished);
+        }
+        evaluate(ws, &mut campaign, &mut p, &creator, t);
+        ws.put(p);
+        ws.put(campaign);
+    }
+    Ok(())
+}
+
+/// An order's contribution to its campaign participation (T1, H1), after it
+/// was accrued, refunded or cancelled.
+pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> {
+    let (Some(paid), Some(c)) = (&order.paid, &order.commission) else {
+        return Ok(());
+    };
+    let (Some(campaign_id), Some(creator_id)) = (&c.campaign_id, &paid.creator_id) else {
+        return Ok(());
+    };
+    if c.source != RateSource::Campaign {
+        return Ok(());
+    }
+    let key = (campaign_id.clone(), creator_id.clone());
+    let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id)?, ws.get::<Participation>(&key)?) else {
+        return Ok(());
+    };
+    // Late facts no longer count once rewards are decided (H3, K5), nor for a
+    // participation the seller removed (V3).
+    if campaign.is_closed() || campaign.finalized || p.status == ParticipationStatus::Removed {
+        return Ok(());
+    }
+    if !in_window(&campaign, &p, paid.time) || paid.currency != campaign.currency {
+        return Ok(());
+    }
+    p.orders.insert(
+        order.id.clone(),
+        Contribution {
+            time: paid.time,
+            base: order.base(),
+            channel: paid.channel,
+            quantity: paid.quantity,
+        },
+    );
+    let creator = ws
+        .get::<Creator>(creator_id)?
+        .unwrap_or_else(|| Creator::new(creator_id.clone()));
+    evaluate(ws, &mut campaign, &mut p, &creator, paid.time);
+    ws.put(p);
+    ws.put(campaign);
+    Ok(())
+}
+
+/// Progress of one task kind over the participation's qualifying facts.
+fn task_progress(p: &Participation, kind: TaskKind, filter: super::state::ContentFilter) -> Decimal {
+    let orders = p.orders.values().filter(|o| filter.admits(o.channel.content_type()));
+    match kind {
+        TaskKind::Gmv => orders.map(|o| o.base).sum(),
+        TaskKind::Orders => Decimal::from(orders.filter(|o| o.base > Decimal::ZERO).count()),
+        TaskKind::Content => Decimal::from(p.contents.values().filter(|(_, ct)| filter.admits(Some(*ct))).count()),
+    }
+}
+
+/// H1: the challenge score and when the participant reached it (the time of
+/// the latest order still counting).
+pub fn challenge_score(campaign: &Campaign, p: &Participation) -> (Decimal, Option<Time>) {
+    let CampaignPlan::Challenge {
+        metric, content_types, ..
+    } = &campaign.plan
+    else {
+        return (Decimal::ZERO, None);
+    };
+    let counting: Vec<&Contribution> = p
+        .orders
+        .values()
+        .filter(|o| o.base > Decimal::ZERO && o.channel.content_type().is_some_and(|ct| content_types.contains(&ct)))
+        .collect();
+    let score = match metric {
+        ChallengeMetric::Gmv => counting.iter().map(|o| o.base).sum(),
+        ChallengeMetric::Orders => Decimal::from(counting.len()),
+    };
+    (score, counting.iter().map(|o| o.time).max())
+}
+
+/// H2: eligible for ranking.
+fn challenge_eligible(campaign: &Campaign, p: &Participation, creator: &Creator, at: Time) -> bool {
+    let CampaignPlan::Challenge { min_value, .. } = &campaign.plan else {
+        return false;
+    };
+    let (score, _) = challenge_score(campaign, p);
+    score > Decimal::ZERO && score >= *min_value && !creator.blocked_by(at)
+}
+
+/// T2 and H2 after the participation's facts changed at business time `at`.
+fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participation, creator: &Creator, at: Time) {
+    if p.status == ParticipationStatus::Finished || p.status == ParticipationStatus::Removed {
+        return;
+    }
+    match &campaign.plan {
+        CampaignPlan::Task { reward, tasks } => {
+            let done = tasks
+                .iter()
+                .all(|task| task_progress(p, task.kind, task.content_type) >= task.target);
+            // V6: a blocked creator is never rewarded.
+            if !done || at >= campaign.ends_at || creator.blocked_by(at) {
+                return;
+            }
+            let reward = *reward;
+            p.finished_at = Some(at);
+            ws.emit(
+                p.id.1.as_str(),
+                OutcomeData::TaskFinished(TaskFinished {
+                    campaign_id: campaign.id.clone(),
+                    creator_id: p.id.1.clone(),
+                    finished_at: at,
+                }),
+            );
+            set_status(ws, p, ParticipationStatus::Finished);
+            issue_reward(ws, campaign, &p.id.1, reward, RewardKind::Task, None);
+        }
+        CampaignPlan::Challenge { .. } => {
+            if challenge_eligible(campaign, p, creator, at) {
+                p.finished_at = Some(at);
+                set_status(ws, p, ParticipationStatus::Finished);
+            }
+        }
+    }
+}
+
+fn issue_reward(
+    ws: &mut Workspace<'_>,
+    campaign: &mut Campaign,
+    creator: &CreatorId,
+    amount: Decimal,
+    kind: RewardKind,
+    rank: Option<u32>,
+) {
+    let reward_id = ids::reward_id(&campaign.id, creator);
+    if campaign.rewards.iter().any(|r| r.reward_id == reward_id) {
+        return;
+    }
+    campaign.rewards.push(RewardRecord {
+        reward_id: reward_id.clone(),
+        creator_id: creator.clone(),
+        amount,
+        cancelled: false,
+    });
+    ws.emit(
+        &reward_id,
+        OutcomeData::RewardIssued(RewardIssued {
+            reward_id: reward_id.clone(),
+            campaign_id: campaign.id.clone(),
+            creator_id: creator.clone(),
+            kind,
+            rank,
+            amount,
+            currency: campaign.currency.clone(),
+        }),
+    );
+}
+
+/// H3: ranks the eligible participants and issues the band rewards.
+pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) -> Result<(), Miss> {
+    let CampaignPlan::Challenge { bands, .. } = campaign.plan.clone() else {
+        return Ok(());
+    };
+    let now = ws.now();
+    let keys: Vec<_> = campaign
+        .participants
+        .iter()
+        .map(|c| (campaign.id.clone(), c.clone()))
+        .collect();
+    let participations = ws.get_many::<Participation>(&keys)?;
+    let creators = ws.get_many::<Creator>(&campaign.participants)?;
+    let mut ranked: Vec<(Decimal, Option<Time>, CreatorId)> = Vec::new();
+    for (p, creator) in participations.into_iter().zip(creators) {
+        let Some(p) = p else { continue };
+        let creator = creator.unwrap_or_else(|| Creator::new(p.id.1.clone()));
+        if p.status == ParticipationStatus::Removed || !challenge_eligible(campaign, &p, &creator, now) {
+            continue;
+        }
+        let (score, reached) = challenge_score(campaign, &p);
+        ranked.push((score, reached, p.id.1.clone()));
+    }
+    ranked.sort_by(ranking_order);
+    for (i, (_, _, creator)) in ranked.iter().enumerate() {
+        let rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if let Some(band) = bands.iter().find(|b| b.from_rank <= rank && rank <= b.to_rank) {
+            issue_reward(
+                ws,
+                campaign,
+                creator,
+                band.amount_each,
+                RewardKind::Challenge,
+                Some(rank),
+            );
+        }
+    }
+    campaign.finalized = true;
+    Ok(())
+}
+
+/// H3: score descending, then who reached it earlier, then creator id.
+pub fn ranking_order(a: &(Decimal, Option<Time>, CreatorId), b: &(Decimal, Option<Time>, CreatorId)) -> Ordering {
+    b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2))
+}

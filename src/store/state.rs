@@ -1,0 +1,194 @@
+//! The `state` table seen by one batch: an [`Overlay`] of the aggregates the
+//! rules read (loaded on demand) and wrote (flushed at commit).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+
+use super::StoreError;
+use crate::domain::state::{Doc, Key, Lookup, Miss, Missing, Query};
+
+/// Aggregates of one batch: loaded from the table (`Some`/`None` = exists or
+/// not) or changed by the rules, plus the answers of the queries run.
+#[derive(Default)]
+pub struct Overlay {
+    docs: HashMap<Key, Option<Doc>>,
+    dirty: BTreeSet<Key>,
+    queries: HashMap<Query, Vec<Key>>,
+}
+
+impl Lookup for Overlay {
+    fn doc(&self, key: &Key) -> Result<Option<&Doc>, Miss> {
+        self.docs.get(key).map(Option::as_ref).ok_or(Miss)
+    }
+
+    fn query(&self, query: &Query) -> Result<Vec<Key>, Miss> {
+        self.queries.get(query).cloned().ok_or(Miss)
+    }
+
+    fn resident(&self, kind: &str) -> Vec<Key> {
+        self.docs.keys().filter(|k| k.kind() == kind).cloned().collect()
+    }
+}
+
+fn decode_row(kind: &str, key: &str, body: serde_json::Value) -> Result<(Key, Doc), StoreError> {
+    let decoded = Key::decode(kind, key).ok_or_else(|| StoreError::Corrupt(format!("bad key {kind}/{key}")))?;
+    let doc = Doc::from_json(kind, body).map_err(|e| StoreError::Corrupt(format!("{kind}/{key}: {e}")))?;
+    Ok((decoded, doc))
+}
+
+impl Overlay {
+    /// Loads what the rules found missing: keys not yet held, and queries.
+    pub async fn resolve(&mut self, conn: &mut PgConnection, missing: &Missing) -> Result<(), StoreError> {
+        self.load(conn, &missing.keys).await?;
+        for query in &missing.queries {
+            self.run_query(conn, query).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads aggregates by key in one statement; absent ones are recorded as such.
+    pub async fn load(&mut self, conn: &mut PgConnection, keys: &[Key]) -> Result<(), StoreError> {
+        let wanted: Vec<&Key> = keys.iter().filter(|k| !self.docs.contains_key(k)).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = wanted.iter().map(|k| k.kind()).collect();
+        let encoded: Vec<String> = wanted.iter().map(|k| k.encode()).collect();
+        let rows = sqlx::query(
+            "SELECT s.kind, s.key, s.body FROM state s \
+             JOIN UNNEST($1::text[], $2::text[]) AS w(kind, key) ON s.kind = w.kind AND s.key = w.key",
+        )
+        .bind(&kinds)
+        .bind(&encoded)
+        .fetch_all(&mut *conn)
+        .await?;
+        for key in wanted {
+            self.docs.insert(key.clone(), None);
+        }
+        for row in rows {
+            let (key, doc) = decode_row(row.try_get("kind")?, row.try_get("key")?, row.try_get("body")?)?;
+            self.docs.insert(key, Some(doc));
+        }
+        Ok(())
+    }
+
+    /// Runs a query; documents already held (maybe changed) are kept as they are.
+    pub async fn run_query(&mut self, conn: &mut PgConnection, query: &Query) -> Result<(), StoreError> {
+        if self.queries.contains_key(query) {
+            return Ok(());
+        }
+        let rows = match query {
+            Query::PendingOrdersOf(creator) => {
+                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'order' AND pending AND creator_id = $1")
+                    .bind(creator.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+            Query::OrdersOfCreatorProduct(creator, product) => {
+                sqlx::query(
+                    "SELECT kind, key, body FROM state WHERE kind = 'order' AND creator_id = $1 AND product_id = $2",
+                )
+                .bind(creator.as_str())
+                .bind(product.as_str())
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            Query::TimersDue(now) => {
+                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'timer' AND due_at <= $1")
+                    .bind(now)
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+        };
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (key, doc) = decode_row(row.try_get("kind")?, row.try_get("key")?, row.try_get("body")?)?;
+            self.docs.entry(key.clone()).or_insert(Some(doc));
+            keys.push(key);
+        }
+        self.queries.insert(query.clone(), keys);
+        Ok(())
+    }
+
+    /// Takes the changes of one applied event.
+    pub fn apply(&mut self, changes: impl IntoIterator<Item = (Key, Option<Doc>)>) {
+        for (key, doc) in changes {
+            self.dirty.insert(key.clone());
+            self.docs.insert(key, doc);
+        }
+    }
+
+    pub fn dirty_count(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Writes every changed aggregate: one upsert, one delete.
+    pub async fn flush(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let mut upsert = Upsert::default();
+        let (mut delete_kinds, mut delete_keys) = (Vec::new(), Vec::new());
+        for key in &self.dirty {
+            match self.docs.get(key) {
+                Some(Some(doc)) => upsert.push(key, doc),
+                _ => {
+                    delete_kinds.push(key.kind());
+                    delete_keys.push(key.encode());
+                }
+            }
+        }
+        if !upsert.kinds.is_empty() {
+            sqlx::query(
+                "INSERT INTO state (kind, key, body, creator_id, product_id, pending, due_at) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[]) \
+                 ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, creator_id = EXCLUDED.creator_id, \
+                 product_id = EXCLUDED.product_id, pending = EXCLUDED.pending, due_at = EXCLUDED.due_at, updated_at = now()",
+            )
+            .bind(&upsert.kinds)
+            .bind(&upsert.keys)
+            .bind(&upsert.bodies)
+            .bind(&upsert.creators)
+            .bind(&upsert.products)
+            .bind(&upsert.pending)
+            .bind(&upsert.due)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !delete_kinds.is_empty() {
+            sqlx::query(
+                "DELETE FROM state s USING UNNEST($1::text[], $2::text[]) AS d(kind, key) \
+                 WHERE s.kind = d.kind AND s.key = d.key",
+            )
+            .bind(&delete_kinds)
+            .bind(&delete_keys)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Column arrays of one multi-row upsert.
+#[derive(Default)]
+struct Upsert {
+    kinds: Vec<&'static str>,
+    keys: Vec<String>,
+    bodies: Vec<serde_json::Value>,
+    creators: Vec<Option<String>>,
+    products: Vec<Option<String>>,
+    pending: Vec<bool>,
+    due: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Upsert {
+    fn push(&mut self, key: &Key, doc: &Doc) {
+        let index = doc.index();
+        self.kinds.push(key.kind());
+        self.keys.push(key.encode());
+        self.bodies.push(doc.to_json());
+        self.creators.push(index.creator_id);
+        self.products.push(index.product_id);
+        self.pending.push(index.pending);
+        self.due.push(index.due_at);
+    }
+}

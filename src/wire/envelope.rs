@@ -1,0 +1,250 @@
+//! CloudEvents 1.0 structured JSON (contract.md §3): parsing inbound messages
+//! into typed events, and writing outcomes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::Event;
+use super::outcomes::OutcomeData;
+use super::values::{EventId, format_time, rfc3339};
+
+pub const CONTENT_TYPE: &str = "application/cloudevents+json";
+/// `source` of every outcome.
+pub const SOURCE: &str = "/collab-worker";
+
+/// The envelope attributes of an inbound event that the rules and the
+/// outcomes need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub id: EventId,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub time: DateTime<Utc>,
+    pub subject: Option<String>,
+    pub correlationid: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+/// A parsed inbound message: its envelope, its typed event and the JSON
+/// body as received (kept in the inbox).
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub meta: Meta,
+    pub event: Event,
+    pub body: serde_json::Value,
+}
+
+/// Why a message cannot be applied at all. The code is the dead-letter
+/// reason (`x-collab-error` header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MalformedKind {
+    InvalidJson,
+    NotACloudEvent,
+    UnknownType,
+    SchemaViolation,
+}
+
+impl MalformedKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            MalformedKind::InvalidJson => "invalid_json",
+            MalformedKind::NotACloudEvent => "not_a_cloudevent",
+            MalformedKind::UnknownType => "unknown_type",
+            MalformedKind::SchemaViolation => "schema_violation",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}: {detail}", kind.code())]
+pub struct Malformed {
+    pub kind: MalformedKind,
+    pub detail: String,
+    /// The event id and type, when they could be read (for logs and the DLQ).
+    pub id: Option<String>,
+    pub type_name: Option<String>,
+}
+
+/// Parses one message body.
+pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| Malformed {
+        kind: MalformedKind::InvalidJson,
+        detail: e.to_string(),
+        id: None,
+        type_name: None,
+    })?;
+    parse_value(value)
+}
+
+fn parse_value(body: serde_json::Value) -> Result<Inbound, Malformed> {
+    let text = |name: &str| body.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+    let id = text("id").map(str::to_owned);
+    let type_name = text("type").map(str::to_owned);
+    let fail = |kind, detail: String| Malformed {
+        kind,
+        detail,
+        id: id.clone(),
+        type_name: type_name.clone(),
+    };
+    let not_ce = |detail: &str| fail(MalformedKind::NotACloudEvent, detail.to_owned());
+
+    if !body.is_object() {
+        return Err(not_ce("the body is not a JSON object"));
+    }
+    match body.get("specversion").and_then(|v| v.as_str()) {
+        Some("1.0") => {}
+        Some(other) => return Err(not_ce(&format!("specversion {other:?} is not \"1.0\""))),
+        None => return Err(not_ce("specversion: required string attribute is missing")),
+    }
+    for attribute in ["id", "source", "type", "time"] {
+        if text(attribute).is_none() {
+            return Err(not_ce(&format!(
+                "{attribute}: required non-empty string attribute is missing"
+            )));
+        }
+    }
+    let time_raw = text("time").unwrap_or_default();
+    let time =
+        rfc3339::parse(time_raw).ok_or_else(|| not_ce(&format!("time: {time_raw:?} is not an RFC 3339 timestamp")))?;
+    let optional = |name: &str| -> Result<Option<String>, Malformed> {
+        match body.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(not_ce(&format!("{name}: must be a string"))),
+        }
+    };
+    let meta = Meta {
+        id: EventId::try_from(id.clone().unwrap_or_default()).map_err(not_ce)?,
+        source: text("source").unwrap_or_default().to_owned(),
+        type_name: type_name.clone().unwrap_or_default(),
+        time,
+        subject: optional("subject")?,
+        correlationid: optional("correlationid")?,
+        traceparent: optional("traceparent")?,
+    };
+    let Some(data) = body.get("data") else {
+        return Err(fail(
+            MalformedKind::SchemaViolation,
+            "data: required object is missing".into(),
+        ));
+    };
+    let event = match Event::parse(&meta.type_name, data) {
+        Ok(Some(event)) => event,
+        Ok(None) => {
+            return Err(fail(
+                MalformedKind::UnknownType,
+                format!("type {:?} is not an event type of the contract", meta.type_name),
+            ));
+        }
+        Err(detail) => return Err(fail(MalformedKind::SchemaViolation, detail)),
+    };
+    Ok(Inbound { meta, event, body })
+}
+
+/// One outcome as decided by the rules: its deterministic id, its business
+/// time and its data. The envelope is added by [`outcome_json`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub id: Uuid,
+    pub time: DateTime<Utc>,
+    pub data: OutcomeData,
+}
+
+#[derive(Serialize)]
+struct OutcomeEnvelope<'a> {
+    specversion: &'static str,
+    id: String,
+    source: &'static str,
+    #[serde(rename = "type")]
+    type_name: &'static str,
+    time: String,
+    subject: String,
+    datacontenttype: &'static str,
+    causationid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlationid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
+    data: &'a OutcomeData,
+}
+
+/// The CloudEvent of an outcome caused by the event `cause`.
+pub fn outcome_json(outcome: &Outcome, cause: &Meta) -> serde_json::Value {
+    let envelope = OutcomeEnvelope {
+        specversion: "1.0",
+        id: outcome.id.to_string(),
+        source: SOURCE,
+        type_name: outcome.data.type_name(),
+        time: format_time(&outcome.time),
+        subject: outcome.data.subject(),
+        datacontenttype: "application/json",
+        causationid: cause.id.as_str(),
+        correlationid: cause.correlationid.as_deref(),
+        traceparent: cause.traceparent.as_deref(),
+        data: &outcome.data,
+    };
+    // Serializing plain structs of strings and decimals to a Value cannot fail.
+    serde_json::to_value(envelope).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> serde_json::Value {
+        json!({
+            "specversion": "1.0", "id": "e1", "source": "/shop", "type": "order.cancelled",
+            "time": "2026-10-01T10:00:00Z", "data": {"order_id": "o1"}
+        })
+    }
+
+    fn kind_of(body: &serde_json::Value) -> Option<MalformedKind> {
+        parse(body.to_string().as_bytes()).err().map(|m| m.kind)
+    }
+
+    #[test]
+    fn a_cloudevent_parses() {
+        let inbound = parse(event().to_string().as_bytes());
+        assert!(matches!(
+            inbound,
+            Ok(Inbound {
+                event: Event::OrderCancelled(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn each_malformed_kind_is_recognised() {
+        assert_eq!(parse(b"{nope").err().map(|m| m.kind), Some(MalformedKind::InvalidJson));
+        let mut e = event();
+        e["specversion"] = json!("0.3");
+        assert_eq!(kind_of(&e), Some(MalformedKind::NotACloudEvent));
+        let mut e = event();
+        if let Some(m) = e.as_object_mut() {
+            m.remove("source");
+        }
+        assert_eq!(kind_of(&e), Some(MalformedKind::NotACloudEvent));
+        let mut e = event();
+        e["time"] = json!("yesterday");
+        assert_eq!(kind_of(&e), Some(MalformedKind::NotACloudEvent));
+        let mut e = event();
+        e["type"] = json!("order.vanished");
+        assert_eq!(kind_of(&e), Some(MalformedKind::UnknownType));
+        let mut e = event();
+        e["data"] = json!({"order_id": 7});
+        assert_eq!(kind_of(&e), Some(MalformedKind::SchemaViolation));
+        assert_eq!(kind_of(&json!([1, 2])), Some(MalformedKind::NotACloudEvent));
+    }
+
+    #[test]
+    fn malformed_messages_keep_their_id_when_readable() {
+        let mut e = event();
+        e["type"] = json!("order.vanished");
+        let err = parse(e.to_string().as_bytes()).err();
+        assert_eq!(err.and_then(|m| m.id), Some("e1".to_owned()));
+    }
+}
