@@ -90,3 +90,6 @@ pub fn apply(ws: &mut Workspace<'_>, event: &Event) -> Result<(), Miss> {
 
 #[cfg(test)]
 pub mod testkit;
+
+#[cfg(test)]
+mod tests;

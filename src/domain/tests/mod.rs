@@ -1,0 +1,6 @@
+//! Unit tests of the rules, one file per rule family: given events, when an
+//! event arrives, then these outcomes and this state. No I/O.
+
+mod campaign;
+mod commission;
+mod participation;
