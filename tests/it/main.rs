@@ -1,0 +1,7 @@
+//! Integration tests: the real `collab-worker` binary against the real
+//! PostgreSQL and RabbitMQ, each test in its own vhost and database. One
+//! test binary with a module per capability keeps link time down.
+
+mod commissions;
+mod common;
+mod pipeline;
