@@ -1,6 +1,10 @@
 //! Command line (contract.md §1).
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+
+use crate::ops::dlq::{Action, Filter, Selection};
 
 #[derive(Debug, Parser)]
 #[command(name = "collab-worker", version, about = "Back office of creator collaborations")]
@@ -14,4 +18,87 @@ pub enum Command {
     /// Apply pending migrations, declare the topology, consume until
     /// SIGTERM/SIGINT, then drain in-flight work and exit 0.
     Run,
+    /// Inspect and replay dead-lettered messages (collab.events.dlq).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters: id, type, reason, first-death queue, count.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter: its headers and body.
+    Show { id: String },
+    /// Republish dead letters to their original exchange and routing key
+    /// (same message id, publisher confirms), then remove them from the DLQ.
+    Replay {
+        /// The event id of one dead letter.
+        id: Option<String>,
+        /// Every dead letter matching the filter (all of them without one).
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        #[command(flatten)]
+        filter: Filter,
+        /// Show what would be replayed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many replays per second.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+    },
+    /// Write dead letters as NDJSON (they stay in the DLQ).
+    Export {
+        #[command(flatten)]
+        filter: Filter,
+        /// File to write; standard output without one.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Put dead letters exported as NDJSON back into the DLQ.
+    Import { file: PathBuf },
+    /// Remove every dead letter (asks for confirmation).
+    Purge {
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+impl DlqCommand {
+    pub fn into_action(self) -> Result<Action, String> {
+        Ok(match self {
+            DlqCommand::List { filter, limit, json } => Action::List { filter, limit, json },
+            DlqCommand::Show { id } => Action::Show { id },
+            DlqCommand::Replay {
+                id,
+                all,
+                filter,
+                dry_run,
+                rate,
+            } => {
+                let selection = match (id, all) {
+                    (Some(id), _) => Selection::Id(id),
+                    (None, true) => Selection::Filter(filter),
+                    (None, false) => return Err("name a dead letter id, or --all (with filters to narrow it)".into()),
+                };
+                Action::Replay {
+                    selection,
+                    dry_run,
+                    rate,
+                }
+            }
+            DlqCommand::Export { filter, out } => Action::Export { filter, out },
+            DlqCommand::Import { file } => Action::Import { file },
+            DlqCommand::Purge { yes } => Action::Purge { yes },
+        })
+    }
 }

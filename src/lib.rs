@@ -25,6 +25,7 @@ pub mod amqp;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ops;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;

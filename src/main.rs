@@ -1,15 +1,17 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use collab_worker::cli::{Cli, Command};
 use collab_worker::config::Settings;
-use collab_worker::{telemetry, worker};
+use collab_worker::{ops, telemetry, worker};
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("collab-worker: configuration: {error}");
-            return std::process::ExitCode::from(2);
+            return ExitCode::from(2);
         }
     };
     telemetry::init_logging(settings.log_format);
@@ -17,19 +19,23 @@ fn main() -> std::process::ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("collab-worker: starting the runtime: {error}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run => worker::run(settings).await,
+            Command::Dlq(command) => {
+                let action = command.into_action().map_err(anyhow::Error::msg)?;
+                ops::dlq::run(&settings.amqp_url, action, &mut std::io::stdout()).await
+            }
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("collab-worker: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

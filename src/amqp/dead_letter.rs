@@ -4,7 +4,7 @@
 
 use lapin::message::Delivery;
 use lapin::options::BasicPublishOptions;
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel};
 
 use super::topology::{DEAD_LETTER_EXCHANGE, WORK_QUEUE};
@@ -21,6 +21,8 @@ pub const DEAD_LETTERED_AT_HEADER: &str = "x-collab-dead-lettered-at";
 pub const DEATH_COUNT_HEADER: &str = "x-collab-death-count";
 /// How many times an operator replayed it.
 pub const REPLAY_COUNT_HEADER: &str = "x-collab-replay-count";
+/// Every death so far: reason, detail, time — the message's history.
+pub const HISTORY_HEADER: &str = "x-collab-history";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
@@ -67,15 +69,23 @@ pub fn dead_letter_properties(delivery: &Delivery, reason: &str, detail: &str) -
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     let deaths = header_int(&headers, DEATH_COUNT_HEADER).unwrap_or(0) + 1;
     let detail: String = detail.chars().take(2_000).collect();
+    let now = crate::wire::values::format_time(&chrono::Utc::now());
+    let mut history = match headers.inner().get(HISTORY_HEADER) {
+        Some(AMQPValue::FieldArray(entries)) => entries.clone(),
+        _ => FieldArray::default(),
+    };
+    let mut entry = FieldTable::default();
+    entry.insert("reason".into(), text(reason));
+    entry.insert("detail".into(), text(&detail));
+    entry.insert("at".into(), text(&now));
+    history.push(AMQPValue::FieldTable(entry));
+    headers.insert(HISTORY_HEADER.into(), AMQPValue::FieldArray(history));
     headers.insert(ERROR_HEADER.into(), text(reason));
     headers.insert(DETAIL_HEADER.into(), text(&detail));
     headers.insert(ORIGINAL_EXCHANGE_HEADER.into(), text(delivery.exchange.as_str()));
     headers.insert(ORIGINAL_ROUTING_KEY_HEADER.into(), text(delivery.routing_key.as_str()));
     headers.insert(FIRST_DEATH_QUEUE_HEADER.into(), text(WORK_QUEUE));
-    headers.insert(
-        DEAD_LETTERED_AT_HEADER.into(),
-        text(&crate::wire::values::format_time(&chrono::Utc::now())),
-    );
+    headers.insert(DEAD_LETTERED_AT_HEADER.into(), text(&now));
     headers.insert(DEATH_COUNT_HEADER.into(), AMQPValue::LongLongInt(deaths));
     delivery.properties.clone().with_headers(headers).with_delivery_mode(2)
 }

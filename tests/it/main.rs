@@ -3,5 +3,6 @@
 //! test binary with a module per capability keeps link time down.
 
 mod commissions;
+mod dlq;
 mod common;
 mod pipeline;

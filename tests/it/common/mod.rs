@@ -369,6 +369,47 @@ impl TestEnv {
         got
     }
 
+    /// Messages waiting in the dead-letter queue (without taking them).
+    pub async fn dlq_depth(&self) -> u32 {
+        let ch = self.channel().await;
+        ch.queue_declare(
+            "collab.events.dlq".into(),
+            QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
+            FieldTable::default(),
+        )
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0)
+    }
+
+    pub async fn wait_dlq_depth(&self, depth: u32) {
+        let deadline = Instant::now() + WAIT;
+        while self.dlq_depth().await < depth {
+            assert!(Instant::now() < deadline, "timed out waiting for {depth} dead letters");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs a `collab-worker` command against this test's broker and database.
+    pub async fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_collab-worker"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("AMQP_URL", &self.amqp_url)
+            .env("COLLAB_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+            .env("RUST_LOG", "warn")
+            .env_remove("COLLAB_ENV")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("run collab-worker");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     pub async fn db(&self) -> PgConnection {
         PgConnection::connect(&self.database_url).await.expect("database")
     }

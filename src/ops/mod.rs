@@ -1,0 +1,3 @@
+//! Operator and newcomer commands beside `run`: dead-letter tools.
+
+pub mod dlq;
