@@ -21,6 +21,9 @@ pub enum Command {
     /// Inspect and replay dead-lettered messages (collab.events.dlq).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Run a short story end to end against the local services (a worker
+    /// in this process, a `<database>_demo` database) and print the outcomes.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
                 let action = command.into_action().map_err(anyhow::Error::msg)?;
                 ops::dlq::run(&settings.amqp_url, action, &mut std::io::stdout()).await
             }
+            Command::Demo => ops::demo::run(settings, &mut std::io::stdout()).await,
         }
     });
     match result {

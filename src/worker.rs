@@ -104,18 +104,22 @@ async fn open_session(settings: &Settings) -> Result<Session, lapin::Error> {
     })
 }
 
+/// `collab-worker run`: until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    tracing::info!(settings = ?settings.redacted(), "starting");
-    let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
-    tokio::spawn(telemetry::run_upkeep(metrics.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested; finishing in-flight work");
         let _receivers_gone = stop_tx.send(true);
     });
+    run_until(settings, stop_rx, Arc::new(Health::default())).await
+}
 
-    let health = Arc::new(Health::default());
+/// The worker until `stop` turns true; `health` tells when it is ready.
+pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, health: Arc<Health>) -> anyhow::Result<()> {
+    tracing::info!(settings = ?settings.redacted(), "starting");
+    let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
+    tokio::spawn(telemetry::run_upkeep(metrics.clone()));
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;

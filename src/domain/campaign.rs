@@ -129,12 +129,12 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
     // C6, C7
     let products = check_products(ws, e, t, &mut problems)?;
     // C10
-    let budget_ok = problems.money("budget", e.budget.0);
+    problems.money("budget", e.budget.0);
     let budget = e.budget.0;
     // C8, C9
     let plan = match is_task {
-        Some(true) => check_task(e, budget, budget_ok, &mut problems),
-        Some(false) => check_challenge(e, budget, budget_ok, &mut problems),
+        Some(true) => check_task(e, budget, &mut problems),
+        Some(false) => check_challenge(e, budget, &mut problems),
         None => None,
     };
 
@@ -282,18 +282,13 @@ fn content_filter(raw: &str) -> Option<ContentFilter> {
 }
 
 /// C8
-fn check_task(
-    e: &CampaignSubmitted,
-    budget: Decimal,
-    budget_ok: bool,
-    problems: &mut Problems,
-) -> Option<CampaignPlan> {
+fn check_task(e: &CampaignSubmitted, budget: Decimal, problems: &mut Problems) -> Option<CampaignPlan> {
     let Some(task) = &e.task else {
         problems.add(P::InvalidTask, "task", "a task campaign needs its task details");
         return None;
     };
     let reward = task.reward.0;
-    let reward_ok = problems.money("task.reward", reward);
+    problems.money("task.reward", reward);
     if reward <= Decimal::ZERO {
         problems.add(P::InvalidTask, "task.reward", "the reward must be positive");
     }
@@ -325,7 +320,12 @@ fn check_task(
             problems.add(P::InvalidTask, field("content_type"), "must be video, live or any");
         }
         let target = match (kind, item.target) {
-            (Some(TaskKind::Gmv), Target::Money(m)) => problems.money(&field("target"), m.0).then_some(m.0),
+            (Some(TaskKind::Gmv), Target::Money(m)) => {
+                if m.0 <= Decimal::ZERO {
+                    problems.add(P::InvalidTask, field("target"), "the target must be positive");
+                }
+                problems.money(&field("target"), m.0).then_some(m.0)
+            }
             (Some(TaskKind::Orders | TaskKind::Content), Target::Count(n)) if n > 0 => Some(Decimal::from(n)),
             (Some(TaskKind::Gmv), _) => {
                 problems.add(P::InvalidTask, field("target"), "a GMV target is a money string");
@@ -345,19 +345,15 @@ fn check_task(
             });
         }
     }
-    if reward_ok && budget_ok && budget < reward {
+    // Decision 15: an invalid budget or reward is judged by C8 too.
+    if budget < reward {
         problems.add(P::InvalidTask, "budget", "the budget does not cover one reward");
     }
     Some(CampaignPlan::Task { reward, tasks: specs })
 }
 
 /// C9
-fn check_challenge(
-    e: &CampaignSubmitted,
-    budget: Decimal,
-    budget_ok: bool,
-    problems: &mut Problems,
-) -> Option<CampaignPlan> {
+fn check_challenge(e: &CampaignSubmitted, budget: Decimal, problems: &mut Problems) -> Option<CampaignPlan> {
     let Some(challenge) = &e.challenge else {
         problems.add(
             P::InvalidChallenge,
@@ -445,7 +441,8 @@ fn check_challenge(
             });
         }
     }
-    if bands_ok && budget_ok && !challenge.rank_rewards.is_empty() && sum != budget {
+    // Decision 15: an invalid budget is judged by C9 too.
+    if bands_ok && !challenge.rank_rewards.is_empty() && sum != budget {
         problems.add(
             P::BudgetMismatch,
             "budget",

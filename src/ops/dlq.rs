@@ -67,8 +67,12 @@ impl Filter {
         self.queue.as_ref().is_none_or(|q| *q == s.first_death_queue)
             && self.reason.as_ref().is_none_or(|r| *r == s.reason)
             && self.event_type.as_ref().is_none_or(|t| *t == s.event_type)
-            && self.since.is_none_or(|since| s.dead_lettered_at.is_some_and(|at| at >= since))
-            && self.until.is_none_or(|until| s.dead_lettered_at.is_some_and(|at| at < until))
+            && self
+                .since
+                .is_none_or(|since| s.dead_lettered_at.is_some_and(|at| at >= since))
+            && self
+                .until
+                .is_none_or(|until| s.dead_lettered_at.is_some_and(|at| at < until))
     }
 }
 
@@ -230,9 +234,19 @@ impl DeadLetterQueue {
         let mut headers = held.delivery.properties.headers().clone().unwrap_or_default();
         let replays = header_int(&headers, REPLAY_COUNT_HEADER).unwrap_or(0) + 1;
         headers.insert(REPLAY_COUNT_HEADER.into(), AMQPValue::LongLongInt(replays));
-        let properties = held.delivery.properties.clone().with_headers(headers).with_delivery_mode(2);
-        self.publish_confirmed(&s.original_exchange, &s.original_routing_key, &held.delivery.data, properties)
-            .await
+        let properties = held
+            .delivery
+            .properties
+            .clone()
+            .with_headers(headers)
+            .with_delivery_mode(2);
+        self.publish_confirmed(
+            &s.original_exchange,
+            &s.original_routing_key,
+            &held.delivery.data,
+            properties,
+        )
+        .await
     }
 
     async fn publish_confirmed(
@@ -329,12 +343,29 @@ impl Exported {
 /// What the `dlq` command should do.
 #[derive(Clone, Debug)]
 pub enum Action {
-    List { filter: Filter, limit: usize, json: bool },
-    Show { id: String },
-    Replay { selection: Selection, dry_run: bool, rate: f64 },
-    Export { filter: Filter, out: Option<std::path::PathBuf> },
-    Import { file: std::path::PathBuf },
-    Purge { yes: bool },
+    List {
+        filter: Filter,
+        limit: usize,
+        json: bool,
+    },
+    Show {
+        id: String,
+    },
+    Replay {
+        selection: Selection,
+        dry_run: bool,
+        rate: f64,
+    },
+    Export {
+        filter: Filter,
+        out: Option<std::path::PathBuf>,
+    },
+    Import {
+        file: std::path::PathBuf,
+    },
+    Purge {
+        yes: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -369,15 +400,27 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
     match action {
         Action::List { filter, limit, json } => {
             let held = dlq.hold(HOLD_LIMIT).await?;
-            let rows: Vec<&Summary> = held.iter().map(|h| &h.summary).filter(|s| filter.matches(s)).take(limit).collect();
+            let rows: Vec<&Summary> = held
+                .iter()
+                .map(|h| &h.summary)
+                .filter(|s| filter.matches(s))
+                .take(limit)
+                .collect();
             if json {
                 for row in &rows {
                     writeln!(out, "{}", serde_json::to_string(row)?)?;
                 }
             } else {
-                writeln!(out, "{:<38} {:<28} {:<18} {:<22} {:>5}  DEAD-LETTERED AT", "ID", "TYPE", "REASON", "FIRST-DEATH QUEUE", "COUNT")?;
+                writeln!(
+                    out,
+                    "{:<38} {:<28} {:<18} {:<22} {:>5}  DEAD-LETTERED AT",
+                    "ID", "TYPE", "REASON", "FIRST-DEATH QUEUE", "COUNT"
+                )?;
                 for s in &rows {
-                    let at = s.dead_lettered_at.map(|t| crate::wire::values::format_time(&t)).unwrap_or_default();
+                    let at = s
+                        .dead_lettered_at
+                        .map(|t| crate::wire::values::format_time(&t))
+                        .unwrap_or_default();
                     writeln!(
                         out,
                         "{:<38} {:<28} {:<18} {:<22} {:>5}  {at}",
@@ -408,7 +451,11 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
-        Action::Replay { selection, dry_run, rate } => {
+        Action::Replay {
+            selection,
+            dry_run,
+            rate,
+        } => {
             let held = dlq.hold(HOLD_LIMIT).await?;
             let selected: Vec<&Held> = held
                 .iter()
@@ -427,7 +474,11 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             for (i, h) in selected.iter().enumerate() {
                 let s = &h.summary;
                 if dry_run {
-                    writeln!(out, "would replay {} ({}, {}) to {} / {}", s.id, s.event_type, s.reason, s.original_exchange, s.original_routing_key)?;
+                    writeln!(
+                        out,
+                        "would replay {} ({}, {}) to {} / {}",
+                        s.id, s.event_type, s.reason, s.original_exchange, s.original_routing_key
+                    )?;
                     continue;
                 }
                 if i > 0 {
@@ -454,7 +505,8 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             }
             match path {
                 Some(path) => {
-                    let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    let mut file =
+                        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
                     for line in &lines {
                         writeln!(file, "{line}")?;
                     }
@@ -468,7 +520,9 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             }
         }
         Action::Import { file } => {
-            let reader = std::io::BufReader::new(std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?);
+            let reader = std::io::BufReader::new(
+                std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+            );
             let mut imported = 0usize;
             for (n, line) in reader.lines().enumerate() {
                 let line = line?;
@@ -476,8 +530,13 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
                     continue;
                 }
                 let exported: Exported = serde_json::from_str(&line).with_context(|| format!("line {}", n + 1))?;
-                dlq.publish_confirmed(DEAD_LETTER_EXCHANGE, &exported.routing_key, exported.body.as_bytes(), exported.properties())
-                    .await?;
+                dlq.publish_confirmed(
+                    DEAD_LETTER_EXCHANGE,
+                    &exported.routing_key,
+                    exported.body.as_bytes(),
+                    exported.properties(),
+                )
+                .await?;
                 imported += 1;
             }
             writeln!(out, "imported {imported} dead letters")?;

@@ -1,3 +1,4 @@
-//! Operator and newcomer commands beside `run`: dead-letter tools.
+//! Operator and newcomer commands beside `run`: dead-letter tools, the demo.
 
+pub mod demo;
 pub mod dlq;
