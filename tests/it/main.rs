@@ -4,5 +4,6 @@
 
 mod commissions;
 mod dlq;
+mod ops;
 mod common;
 mod pipeline;
