@@ -34,6 +34,8 @@ use crate::wire::events::Event;
 const APPLY_LOCK: i64 = 0x636f_6c6c_6162;
 /// A rule needing more load rounds than this is a bug, not a big state.
 const MAX_LOAD_ROUNDS: usize = 64;
+/// Batch-wide discovery passes before applying (most events need 1–3).
+const DISCOVERY_PASSES: usize = 4;
 
 /// What happened to one event of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,6 +81,12 @@ impl Pipeline {
             prefetch_hints(&event.event, &mut hints);
         }
         overlay.resolve(&mut tx, &hints).await?;
+        let fresh: Vec<&Inbound> = events
+            .iter()
+            .copied()
+            .filter(|e| !applied_before.contains(e.meta.id.as_str()))
+            .collect();
+        self.discover(&mut tx, &mut overlay, &fresh).await?;
 
         let mut seen = HashSet::new();
         let mut verdicts = Vec::with_capacity(events.len());
@@ -119,6 +127,41 @@ impl Pipeline {
         outbox::insert(&mut tx, &outbox_rows).await?;
         tx.commit().await?;
         Ok((verdicts, outbox_rows))
+    }
+
+    /// Runs every event of the batch against the loaded state, without
+    /// keeping the results, to learn what each will read; loads all of it in
+    /// one round per pass. Without this a batch would cost a database round
+    /// trip per event that reads something not hinted. Events that depend on
+    /// changes made earlier in the same batch may still miss later; the
+    /// sequential pass loads those one by one.
+    async fn discover(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        overlay: &mut Overlay,
+        events: &[&Inbound],
+    ) -> Result<(), StoreError> {
+        for _ in 0..DISCOVERY_PASSES {
+            let mut missing = Missing::default();
+            for event in events {
+                let now = business_time(event.meta.time, &event.event);
+                let probe = catch_unwind(AssertUnwindSafe(|| {
+                    let mut ws = Workspace::new(&*overlay, &self.rules, event.meta.id.clone(), now);
+                    match domain::apply(&mut ws, &event.event) {
+                        Ok(()) => Missing::default(),
+                        Err(_) => ws.take_missing(),
+                    }
+                }));
+                if let Ok(found) = probe {
+                    missing.merge(found);
+                }
+            }
+            if missing.is_empty() {
+                break;
+            }
+            overlay.resolve(conn, &missing).await?;
+        }
+        Ok(())
     }
 
     /// Runs the rules for one event, loading what they miss. `Ok(Err)` is a

@@ -33,6 +33,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         .set_buckets(&[
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ])?
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full("collab_batch_size".into()),
+            &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
+        )?
         .install_recorder()?;
     describe_counter!("collab_events_received_total", "Messages received from the work queue.");
     describe_counter!("collab_events_applied_total", "Events applied, by type.");
@@ -183,11 +187,30 @@ impl InternalEvent for OutcomesPublished<'_> {
             counter!("collab_outcomes_published_total", "type" => (*t).to_owned()).increment(1);
         }
         for t in self.unroutable {
-            tracing::warn!(outcome.type = *t, "no queue is bound for this outcome type; kept in the outbox ledger");
+            // Once per type and process: the metric counts every one.
+            if warn_once(t) {
+                tracing::warn!(
+                    outcome.type = *t,
+                    "no queue is bound for this outcome type; published outcomes of it are dropped by the broker \
+                     and kept in the outbox ledger (unroutable = true)"
+                );
+            }
             counter!("collab_outcomes_unroutable_total", "type" => (*t).to_owned()).increment(1);
         }
         histogram!("collab_relay_seconds").record(self.elapsed.as_secs_f64());
     }
+}
+
+fn warn_once(key: &str) -> bool {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut warned) = WARNED.lock() else {
+        return false;
+    };
+    if warned.iter().any(|w| w == key) {
+        return false;
+    }
+    warned.push(key.to_owned());
+    true
 }
 
 pub fn high_risk_participation(seller_id: &str) {

@@ -239,14 +239,42 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> 
     Ok(())
 }
 
-/// Progress of one task kind over the participation's qualifying facts.
-fn task_progress(p: &Participation, kind: TaskKind, filter: super::state::ContentFilter) -> Decimal {
-    let orders = p.orders.values().filter(|o| filter.admits(o.channel.content_type()));
+/// Progress of one task kind over the participation's qualifying facts up
+/// to business time `until`.
+fn task_progress(p: &Participation, kind: TaskKind, filter: super::state::ContentFilter, until: Time) -> Decimal {
+    let orders = p
+        .orders
+        .values()
+        .filter(|o| o.time <= until && filter.admits(o.channel.content_type()));
     match kind {
         TaskKind::Gmv => orders.map(|o| o.base).sum(),
         TaskKind::Orders => Decimal::from(orders.filter(|o| o.base > Decimal::ZERO).count()),
-        TaskKind::Content => Decimal::from(p.contents.values().filter(|(_, ct)| filter.admits(Some(*ct))).count()),
+        TaskKind::Content => Decimal::from(
+            p.contents
+                .values()
+                .filter(|(t, ct)| *t <= until && filter.admits(Some(*ct)))
+                .count(),
+        ),
     }
+}
+
+/// T2: the business time at which every task reached its target, taking the
+/// known facts in time order whatever order they arrived in; `None` if not
+/// all done.
+fn tasks_done_at(p: &Participation, tasks: &[super::state::TaskSpec]) -> Option<Time> {
+    let mut times: Vec<Time> = p
+        .orders
+        .values()
+        .map(|o| o.time)
+        .chain(p.contents.values().map(|(t, _)| *t))
+        .collect();
+    times.sort();
+    times.dedup();
+    times.into_iter().find(|&until| {
+        tasks
+            .iter()
+            .all(|task| task_progress(p, task.kind, task.content_type, until) >= task.target)
+    })
 }
 
 /// H1: the challenge score and when the participant reached it (the time of
@@ -286,21 +314,22 @@ fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participati
     }
     match &campaign.plan {
         CampaignPlan::Task { reward, tasks } => {
-            let done = tasks
-                .iter()
-                .all(|task| task_progress(p, task.kind, task.content_type) >= task.target);
-            // V6: a blocked creator is never rewarded.
-            if !done || at >= campaign.ends_at || creator.blocked_by(at) {
+            let Some(done_at) = tasks_done_at(p, tasks) else {
+                return;
+            };
+            // V6: a blocked creator is never rewarded. Any known block counts:
+            // a reward issued before it would be cancelled by it (decision 14).
+            if done_at >= campaign.ends_at || creator.blocked_at.is_some() {
                 return;
             }
             let reward = *reward;
-            p.finished_at = Some(at);
+            p.finished_at = Some(done_at);
             ws.emit(
                 p.id.1.as_str(),
                 OutcomeData::TaskFinished(TaskFinished {
                     campaign_id: campaign.id.clone(),
                     creator_id: p.id.1.clone(),
-                    finished_at: at,
+                    finished_at: done_at,
                 }),
             );
             set_status(ws, p, ParticipationStatus::Finished);

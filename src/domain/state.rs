@@ -269,6 +269,20 @@ impl Missing {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.queries.is_empty()
     }
+
+    /// Adds what `other` misses, without repeats.
+    pub fn merge(&mut self, other: Missing) {
+        for key in other.keys {
+            if !self.keys.contains(&key) {
+                self.keys.push(key);
+            }
+        }
+        for query in other.queries {
+            if !self.queries.contains(&query) {
+                self.queries.push(query);
+            }
+        }
+    }
 }
 
 /// A read found state that is not loaded; the details are in the workspace.

@@ -139,7 +139,16 @@ pub struct CreatorGroupSaved {
     pub name: String,
     pub criteria: GroupCriteria,
 }
-impl Validate for CreatorGroupSaved {}
+impl Validate for CreatorGroupSaved {
+    fn validate(&self) -> Result<(), String> {
+        for (name, level) in [("level_min", self.criteria.level_min), ("level_max", self.criteria.level_max)] {
+            if level.is_some_and(|l| l > 8) {
+                return Err(format!("criteria.{name}: levels are 0–8"));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A task or challenge target: a money string for GMV, an integer for counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

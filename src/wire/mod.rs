@@ -6,3 +6,6 @@ pub mod envelope;
 pub mod events;
 pub mod outcomes;
 pub mod values;
+
+#[cfg(test)]
+mod contract_tests;

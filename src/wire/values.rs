@@ -118,8 +118,10 @@ pub fn parse_decimal_text(raw: &str) -> Option<Decimal> {
     if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
         return None;
     }
-    raw.parse::<Decimal>().ok()
+    // Exact: a value that does not fit 28 digits is refused, never rounded.
+    Decimal::from_str_exact(raw).ok()
 }
+
 
 /// Rounds computed money to cents, half away from zero (rules.md conventions).
 pub fn round_money(value: Decimal) -> Decimal {
@@ -148,7 +150,8 @@ impl<'de> Deserialize<'de> for Amount {
         let raw = String::deserialize(d)?;
         let value =
             parse_decimal_text(&raw).ok_or_else(|| de::Error::custom(format!("{raw:?} is not a decimal string")))?;
-        if value < Decimal::ZERO {
+        // A sign at all is refused: "-0.00" is not money either.
+        if value < Decimal::ZERO || raw.starts_with('-') {
             return Err(de::Error::custom(format!("{raw:?} is negative")));
         }
         Self::new(value).ok_or_else(|| de::Error::custom(format!("{raw:?} has more than 2 fraction digits")))
@@ -207,6 +210,9 @@ impl<'de> Deserialize<'de> for Rate {
         let raw = String::deserialize(d)?;
         let value =
             parse_decimal_text(&raw).ok_or_else(|| de::Error::custom(format!("{raw:?} is not a decimal string")))?;
+        if raw.starts_with('-') {
+            return Err(de::Error::custom(format!("rate {raw:?} is outside [0, 1]")));
+        }
         Self::new(value).ok_or_else(|| de::Error::custom(format!("rate {raw:?} is outside [0, 1]")))
     }
 }
@@ -263,6 +269,10 @@ pub mod rfc3339 {
     use serde::{Deserialize, Deserializer, de};
 
     pub fn parse(raw: &str) -> Option<DateTime<Utc>> {
+        // chrono also takes a space between date and time; RFC 3339 § 5.6 wants `T`.
+        if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) {
+            return None;
+        }
         DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&Utc))
     }
 
@@ -306,6 +316,17 @@ mod tests {
         assert!(amount("\" 1\"").is_err());
         assert!(amount("\"1.\"").is_err());
         assert!(amount("\".5\"").is_err());
+        assert!(amount("\"-0\"").is_err());
+        assert!(amount("\"-0.00\"").is_err());
+        assert!(amount("\"123456789012345678901234567890\"").is_err(), "beyond the 96-bit mantissa");
+    }
+
+    #[test]
+    fn times_are_rfc_3339_with_a_t() {
+        assert!(rfc3339::parse("2026-10-01T10:00:00Z").is_some());
+        assert!(rfc3339::parse("2026-10-01T12:00:00+02:00").is_some());
+        assert!(rfc3339::parse("2026-10-01 10:00:00Z").is_none());
+        assert!(rfc3339::parse("2026-10-01").is_none());
     }
 
     #[test]
@@ -314,6 +335,8 @@ mod tests {
         assert_eq!(rate("\"0.150\"").map(|r| r.to_string()).ok().as_deref(), Some("0.15"));
         assert!(rate("\"1\"").is_ok());
         assert!(rate("\"1.01\"").is_err());
+        assert!(rate("\"-0\"").is_err());
+        assert!(rate("\"1.0000000000000000000000000000001\"").is_err(), "never rounded into range");
         assert!(rate("0.1").is_err());
     }
 

@@ -3,7 +3,8 @@
 //! test binary with a module per capability keeps link time down.
 
 mod commissions;
+mod common;
+mod compose;
 mod dlq;
 mod ops;
-mod common;
 mod pipeline;

@@ -1,0 +1,505 @@
+//! Throughput and latency, measured in one run on the local services:
+//!
+//! 1. **Broker relay limit** — a null relay with no database: consume from a
+//!    quorum queue, publish each message with publisher confirms to another
+//!    quorum queue, ack (batches and prefetch as the worker uses them).
+//! 2. **Worker drain rate** — a backlog of mixed events (attributed orders,
+//!    refunds, settlements, content, joins) preloaded into the worker's queue,
+//!    drained by the release `collab-worker` binary: from its first applied
+//!    event to its last published outcome (PostgreSQL timestamps).
+//! 3. **Latency** — publish → outcome at a fixed offered load (200 events/s).
+//! 4. **Memory** — the worker's peak RSS during the drain.
+//!
+//! `cargo bench --bench throughput` — settings by environment:
+//! `BENCH_EVENTS` (backlog size, default 40 000), `BENCH_RATE` (offered load,
+//! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, PgConnection};
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432";
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let ok = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "rabbitmqctl {args:?} failed");
+}
+
+fn ce(id: String, type_name: &str, time: String, data: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "specversion": "1.0", "id": id, "source": "/bench", "type": type_name, "time": time, "data": data
+    }))
+    .unwrap_or_default()
+}
+
+fn at(minutes: i64) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+    (base + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+const SELLERS: usize = 20;
+const PRODUCTS_PER_SELLER: usize = 5;
+const CREATORS: usize = 400;
+
+/// Reference data and live campaigns, applied before the clock starts.
+fn setup_events() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut push = |type_name: &str, id: String, time: String, data: Value| {
+        out.push((type_name.to_owned(), ce(id, type_name, time, data)));
+    };
+    for s in 0..SELLERS {
+        for p in 0..PRODUCTS_PER_SELLER {
+            push(
+                "product.updated",
+                format!("setup-p-{s}-{p}"),
+                at(0),
+                json!({"product_id": format!("p-{s}-{p}"), "seller_id": format!("s-{s}"), "category": "beauty",
+                       "affiliate_eligible": true, "open_collab_rate": "0.10", "open_collab_shop_ads_rate": "0.05"}),
+            );
+        }
+        push(
+            "creator_group.saved",
+            format!("setup-g-{s}"),
+            at(0),
+            json!({"seller_id": format!("s-{s}"), "group_id": "all", "name": "all", "criteria": {}}),
+        );
+        push(
+            "campaign.submitted",
+            format!("setup-k-{s}"),
+            at(1),
+            json!({"campaign_id": format!("k-{s}"), "seller_id": format!("s-{s}"), "type": "task", "title": "bench",
+                   "starts_at": at(10), "ends_at": at(60 * 24 * 100), "creator_group_id": "all", "currency": "USD",
+                   "budget": "100000.00", "prompt_ads_authorization": true,
+                   "products": [{"product_id": format!("p-{s}-0"), "commission_rate": "0.20", "free_sample": false}],
+                   "task": {"reward": "50.00", "tasks": [{"kind": "orders", "content_type": "any", "target": 25}]}}),
+        );
+        push(
+            "payment.succeeded",
+            format!("setup-pay-{s}"),
+            at(2),
+            json!({"payment_id": format!("pay-{s}"), "campaign_id": format!("k-{s}"), "seller_id": format!("s-{s}"),
+                   "amount": "100000.00", "currency": "USD", "method": "bank_transfer"}),
+        );
+    }
+    for c in 0..CREATORS {
+        push(
+            "creator.updated",
+            format!("setup-c-{c}"),
+            at(0),
+            json!({"creator_id": format!("c-{c}"), "level": 4, "followers": 1000 + c, "categories": ["beauty"],
+                   "content_types": ["video", "live"], "avg_commission_rate": "0.1", "fake_order_risk": "low"}),
+        );
+    }
+    push("clock.ticked", "setup-tick".into(), at(10), json!({"now": at(10)}));
+    out
+}
+
+/// The measured backlog: joins, content, attributed orders, refunds and
+/// settlements, in a deterministic pseudo-random mix.
+fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(n);
+    let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |m: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % m as u64) as usize
+    };
+    let mut orders: Vec<String> = Vec::new();
+    let mut i = 0usize;
+    while out.len() < n {
+        i += 1;
+        let minute = 20 + (i as i64) / 10;
+        let creator = next(CREATORS);
+        let seller = next(SELLERS);
+        let roll = next(100);
+        let (type_name, data) = if roll < 3 {
+            ("creator.join_requested", json!({"campaign_id": format!("k-{seller}"), "creator_id": format!("c-{creator}")}))
+        } else if roll < 10 {
+            (
+                "content.posted",
+                json!({"content_id": format!("v-{i}"), "creator_id": format!("c-{creator}"), "content_type": "video",
+                       "product_ids": [format!("p-{seller}-0")], "ads_authorized": true}),
+            )
+        } else if roll < 70 || orders.is_empty() {
+            let id = format!("o-{i}");
+            orders.push(id.clone());
+            (
+                "order.paid",
+                json!({"order_id": id, "seller_id": format!("s-{seller}"), "product_id": format!("p-{seller}-{}", next(PRODUCTS_PER_SELLER)),
+                       "creator_id": format!("c-{creator}"), "content_id": format!("v-{}", next(i.max(1))),
+                       "content_type": "video", "via_shop_ads": next(4) == 0, "quantity": 1 + next(3),
+                       "amount": format!("{}.{:02}", 5 + next(200), next(100)), "currency": "USD"}),
+            )
+        } else if roll < 80 {
+            let order = orders[next(orders.len())].clone();
+            ("order.refunded", json!({"order_id": order, "amount": "1.50"}))
+        } else {
+            let order = orders[next(orders.len())].clone();
+            ("order.settled", json!({"order_id": order}))
+        };
+        out.push((type_name.to_owned(), ce(format!("b-{i}"), type_name, at(minute), data)));
+    }
+    out
+}
+
+async fn connect(url: &str) -> Connection {
+    Connection::connect(url, ConnectionProperties::default()).await.expect("RabbitMQ")
+}
+
+/// Publishes everything with confirms, pipelined in windows.
+async fn preload(channel: &Channel, exchange: &str, messages: &[(String, Vec<u8>)]) {
+    for window in messages.chunks(2_000) {
+        let mut confirms = Vec::with_capacity(window.len());
+        for (routing_key, body) in window {
+            confirms.push(
+                channel
+                    .basic_publish(
+                        exchange.into(),
+                        routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        body,
+                        BasicProperties::default()
+                            .with_delivery_mode(2)
+                            .with_content_type("application/cloudevents+json".into()),
+                    )
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for confirm in confirms {
+            assert!(confirm.await.expect("confirm").is_ack());
+        }
+    }
+}
+
+fn quorum() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString(LongString::from("quorum")));
+    args
+}
+
+/// The broker's own limit: consume, publish with confirms, ack — no database.
+async fn null_relay(vhost_url: &str, messages: &[(String, Vec<u8>)], batch: usize, prefetch: u16) -> f64 {
+    let conn = connect(vhost_url).await;
+    let setup = conn.create_channel().await.expect("channel");
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    for x in ["null.in", "null.out"] {
+        setup.exchange_declare(x.into(), ExchangeKind::Topic, durable, FieldTable::default()).await.expect("exchange");
+        setup.queue_declare(x.into(), QueueDeclareOptions::durable(), quorum()).await.expect("queue");
+        setup
+            .queue_bind(x.into(), x.into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .expect("bind");
+    }
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    preload(&publisher, "null.in", messages).await;
+
+    let consume = conn.create_channel().await.expect("channel");
+    consume.basic_qos(prefetch, BasicQosOptions::default()).await.expect("qos");
+    let consumer = consume
+        .basic_consume("null.in".into(), "null".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .expect("consume");
+    let mut batches = consumer.ready_chunks(batch);
+    let started = Instant::now();
+    let mut relayed = 0usize;
+    while relayed < messages.len() {
+        let Some(batch) = batches.next().await else { break };
+        let deliveries: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
+        let mut confirms = Vec::with_capacity(deliveries.len());
+        for d in &deliveries {
+            confirms.push(
+                publisher
+                    .basic_publish(
+                        "null.out".into(),
+                        d.routing_key.clone(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..BasicPublishOptions::default()
+                        },
+                        &d.data,
+                        BasicProperties::default().with_delivery_mode(2),
+                    )
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for c in confirms {
+            assert!(c.await.expect("confirm").is_ack());
+        }
+        if let Some(last) = deliveries.last() {
+            last.acker.ack(BasicAckOptions { multiple: true }).await.expect("ack");
+        }
+        relayed += deliveries.len();
+    }
+    let rate = relayed as f64 / started.elapsed().as_secs_f64();
+    for q in ["null.in", "null.out"] {
+        setup.queue_delete(q.into(), Default::default()).await.expect("delete");
+    }
+    let _closed = conn.close(200, "done".into()).await;
+    rate
+}
+
+struct Worker {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Worker {
+    fn start(database_url: &str, amqp_url: &str) -> Worker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_collab-worker"))
+            .arg("run")
+            .env("DATABASE_URL", database_url)
+            .env("AMQP_URL", amqp_url)
+            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("COLLAB_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the worker");
+        Worker { child, port }
+    }
+
+    async fn ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let _sent = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").await;
+                let mut r = String::new();
+                let _read = s.read_to_string(&mut r).await;
+                if r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "worker not ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Peak resident set size (VmHWM), in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    fn stop(mut self) {
+        let _sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _exited = self.child.wait();
+    }
+}
+
+async fn count(db: &mut PgConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
+}
+
+async fn wait_applied(db: &mut PgConnection, expected: i64) {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let applied = count(db, "SELECT count(*) FROM inbox").await;
+        let unpublished = count(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL").await;
+        if applied >= expected && unpublished == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "drain did not finish: {applied}/{expected}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Publish → outcome latency at a fixed offered load.
+async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize) {
+    let conn = connect(vhost_url).await;
+    let ch = conn.create_channel().await.expect("channel");
+    let q = ch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("queue");
+    ch.queue_bind(q.name().clone(), "collab.outcomes".into(), "commission.accrued".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+        .expect("bind");
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut consumer = ch
+        .basic_consume(
+            q.name().clone(),
+            "lat".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let (sent2, lat2) = (sent.clone(), latencies.clone());
+    let collector = tokio::spawn(async move {
+        while let Some(Ok(d)) = consumer.next().await {
+            let arrived = Instant::now();
+            if let Ok(v) = serde_json::from_slice::<Value>(&d.data) {
+                let cause = v["causationid"].as_str().unwrap_or("").to_owned();
+                if let Some(t) = sent2.lock().ok().and_then(|m| m.get(&cause).copied()) {
+                    if let Ok(mut l) = lat2.lock() {
+                        l.push(arrived.duration_since(t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        }
+    });
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    let total = rate * secs;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now();
+    for i in 0..total {
+        tokio::time::sleep_until(start + interval * i as u32).await;
+        let id = format!("lat-{i}");
+        let body = ce(
+            id.clone(),
+            "order.paid",
+            at(100_000 + i as i64),
+            json!({"order_id": format!("lat-o-{i}"), "seller_id": "s-1", "product_id": "p-1-1", "creator_id": format!("c-{}", i % CREATORS),
+                   "content_type": "video", "via_shop_ads": false, "quantity": 1, "amount": "20.00", "currency": "USD"}),
+        );
+        if let Ok(mut m) = sent.lock() {
+            m.insert(id, Instant::now());
+        }
+        // Confirms are awaited off the pacing loop so they do not slow the offered load.
+        let confirm = publisher
+            .basic_publish("collab.events".into(), "order.paid".into(), BasicPublishOptions::default(), &body, BasicProperties::default().with_delivery_mode(2))
+            .await
+            .expect("publish");
+        tokio::spawn(async move {
+            let _confirmed = confirm.await;
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latencies.lock().map(|l| l.len()).unwrap_or(0) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    collector.abort();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| l.get(((l.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let _closed = conn.close(200, "done".into()).await;
+    (pct(0.50), pct(0.99), l.len())
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let events = env_usize("BENCH_EVENTS", 40_000);
+    let rate = env_usize("BENCH_RATE", 200);
+    let latency_secs = env_usize("BENCH_LATENCY_SECS", 20);
+    let name = format!("bench_{}", std::process::id());
+    rabbitmqctl(&["add_vhost", &name]);
+    rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+    let amqp_url = format!("{AMQP}/{name}");
+    let database_url = format!("{PG}/{name}");
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!("collab-worker throughput benchmark — {cpus} CPUs, backlog {events} events");
+
+    let setup = setup_events();
+    let work = backlog(events);
+
+    // (a) The broker alone, same queue type, same batch and prefetch as the worker.
+    let broker_rate = null_relay(&amqp_url, &work, 256, 512).await;
+    println!("broker relay limit (null relay, quorum, confirms): {broker_rate:>9.0} msg/s");
+
+    // (b) The worker draining the same backlog; its outcomes go to a quorum
+    // queue, as the null relay's did.
+    let worker = Worker::start(&database_url, &amqp_url);
+    worker.ready().await;
+    let conn = connect(&amqp_url).await;
+    let sink = conn.create_channel().await.expect("channel");
+    sink.queue_declare("bench.outcomes".into(), QueueDeclareOptions::durable(), quorum()).await.expect("sink");
+    sink.queue_bind("bench.outcomes".into(), "collab.outcomes".into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+        .expect("sink binding");
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    let mut db = PgConnection::connect(&database_url).await.expect("database");
+    preload(&publisher, "collab.events", &setup).await;
+    wait_applied(&mut db, setup.len() as i64).await;
+    worker.stop();
+    preload(&publisher, "collab.events", &work).await;
+    let worker = Worker::start(&database_url, &amqp_url);
+    let expected = (setup.len() + work.len()) as i64;
+    wait_applied(&mut db, expected).await;
+    let peak_rss = worker.peak_rss_mib();
+    let (secs, outcomes): (f64, i64) = sqlx::query_as(
+        "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM outbox) - \
+                (SELECT min(received_at) FROM inbox WHERE event_id LIKE 'b-%'))::float8, \
+                (SELECT count(*) FROM outbox o JOIN inbox i ON i.event_id = o.causation_id WHERE i.event_id LIKE 'b-%')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("drain window");
+    let drain_rate = work.len() as f64 / secs;
+    println!("worker drain rate ({} events, {outcomes} outcomes):      {drain_rate:>9.0} events/s", work.len());
+    println!("ratio worker / broker:                               {:>9.2}", drain_rate / broker_rate);
+    println!("worker peak RSS during the drain:                    {peak_rss:>9.1} MiB");
+
+    // (c) Latency at a fixed offered load.
+    if std::env::var("BENCH_SKIP_LATENCY").is_err() {
+        let (p50, p99, n) = latency(&amqp_url, rate, latency_secs).await;
+        println!("latency publish → commission.accrued at {rate}/s ({n} events): p50 {p50:.1} ms, p99 {p99:.1} ms");
+    }
+    worker.stop();
+    let _deleted = sink.queue_delete("bench.outcomes".into(), Default::default()).await;
+    let _closed = conn.close(200, "done".into()).await;
+    drop(db);
+    rabbitmqctl(&["delete_vhost", &name]);
+    let _dropped = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .stdout(Stdio::null())
+        .status();
+}
