@@ -604,6 +604,25 @@ pub fn on_pause(ws: &mut Workspace<'_>, order: &mut Order) {
     }
 }
 
+/// V3 / O2.2 for an order paid at or after a pause that arrived after it: the
+/// order earns 0 (`connection_paused`), as if the pause had been known when
+/// it was accrued, so its pending amounts are adjusted to 0.
+pub fn on_pause_after_order(ws: &mut Workspace<'_>, order: &mut Order) {
+    let Some(before) = pending(order).cloned() else {
+        return;
+    };
+    if let Some(c) = order.commission.as_mut() {
+        c.rate = Rate::ZERO;
+        c.source = RateSource::ConnectionPaused;
+        c.campaign_id = None;
+        c.shop_ads_rate = Rate::ZERO;
+    }
+    set_amounts(order, Decimal::ZERO, Decimal::ZERO);
+    if before.total() > Decimal::ZERO {
+        emit_adjusted(ws, order, -before.total());
+    }
+}
+
 /// V4: an open dispute holds a pending commission.
 pub fn hold(order: &mut Order, dispute: &DisputeId) {
     if let Some(c) = order

@@ -96,12 +96,18 @@ pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) -> Result<(
     if p.paused_at.is_some() {
         return Ok(());
     }
-    p.paused_at = Some(ws.now());
+    let paused_at = ws.now();
+    p.paused_at = Some(paused_at);
     ws.put(p);
     let mut c = creator(ws, &e.creator_id)?;
     c.partner_sellers.remove(&e.seller_id);
     for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id))? {
-        commission::on_pause(ws, &mut order);
+        // An order made at or after the pause earns 0 (O2.2), whenever the pause arrives.
+        if order.paid.as_ref().is_some_and(|paid| paid.time >= paused_at) {
+            commission::on_pause_after_order(ws, &mut order);
+        } else {
+            commission::on_pause(ws, &mut order);
+        }
         ws.put(order);
     }
     let keys: Vec<_> = c
