@@ -54,7 +54,9 @@ fn ce(id: String, type_name: &str, time: String, data: Value) -> Vec<u8> {
 }
 
 fn at(minutes: i64) -> String {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+    let base = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .map(|t| t.to_utc())
+        .unwrap_or_default();
     (base + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -135,7 +137,10 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         let seller = next(SELLERS);
         let roll = next(100);
         let (type_name, data) = if roll < 3 {
-            ("creator.join_requested", json!({"campaign_id": format!("k-{seller}"), "creator_id": format!("c-{creator}")}))
+            (
+                "creator.join_requested",
+                json!({"campaign_id": format!("k-{seller}"), "creator_id": format!("c-{creator}")}),
+            )
         } else if roll < 10 {
             (
                 "content.posted",
@@ -165,7 +170,9 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
 }
 
 async fn connect(url: &str) -> Connection {
-    Connection::connect(url, ConnectionProperties::default()).await.expect("RabbitMQ")
+    Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ")
 }
 
 /// Publishes everything with confirms, pipelined in windows.
@@ -209,21 +216,44 @@ async fn null_relay(vhost_url: &str, messages: &[(String, Vec<u8>)], batch: usiz
         ..ExchangeDeclareOptions::default()
     };
     for x in ["null.in", "null.out"] {
-        setup.exchange_declare(x.into(), ExchangeKind::Topic, durable, FieldTable::default()).await.expect("exchange");
-        setup.queue_declare(x.into(), QueueDeclareOptions::durable(), quorum()).await.expect("queue");
         setup
-            .queue_bind(x.into(), x.into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+            .exchange_declare(x.into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .await
+            .expect("exchange");
+        setup
+            .queue_declare(x.into(), QueueDeclareOptions::durable(), quorum())
+            .await
+            .expect("queue");
+        setup
+            .queue_bind(
+                x.into(),
+                x.into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .expect("bind");
     }
     let publisher = conn.create_channel().await.expect("channel");
-    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
     preload(&publisher, "null.in", messages).await;
 
     let consume = conn.create_channel().await.expect("channel");
-    consume.basic_qos(prefetch, BasicQosOptions::default()).await.expect("qos");
+    consume
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .expect("qos");
     let consumer = consume
-        .basic_consume("null.in".into(), "null".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            "null.in".into(),
+            "null".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("consume");
     let mut batches = consumer.ready_chunks(batch);
@@ -323,9 +353,42 @@ impl Worker {
     }
 
     fn stop(mut self) {
-        let _sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _exited = self.child.wait();
     }
+}
+
+/// CPU seconds used so far by the broker, PostgreSQL and the worker.
+fn cpu_seconds() -> [f64; 3] {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut total = [0.0; 3];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return total;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat
+            .split_once(") ")
+            .and_then(|(head, rest)| head.split_once(" (").map(|(_, n)| (n, rest)))
+        else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let slot = match name {
+            "beam.smp" | "erl_child_setup" => 0,
+            "postgres" => 1,
+            "collab-worker" => 2,
+            _ => continue,
+        };
+        total[slot] += used / ticks;
+    }
+    total
 }
 
 async fn count(db: &mut PgConnection, sql: &'static str) -> i64 {
@@ -360,9 +423,15 @@ async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize)
         )
         .await
         .expect("queue");
-    ch.queue_bind(q.name().clone(), "collab.outcomes".into(), "commission.accrued".into(), QueueBindOptions::default(), FieldTable::default())
-        .await
-        .expect("bind");
+    ch.queue_bind(
+        q.name().clone(),
+        "collab.outcomes".into(),
+        "commission.accrued".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
     let mut consumer = ch
@@ -383,16 +452,19 @@ async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize)
             let arrived = Instant::now();
             if let Ok(v) = serde_json::from_slice::<Value>(&d.data) {
                 let cause = v["causationid"].as_str().unwrap_or("").to_owned();
-                if let Some(t) = sent2.lock().ok().and_then(|m| m.get(&cause).copied()) {
-                    if let Ok(mut l) = lat2.lock() {
-                        l.push(arrived.duration_since(t).as_secs_f64() * 1000.0);
-                    }
+                if let Some(t) = sent2.lock().ok().and_then(|m| m.get(&cause).copied())
+                    && let Ok(mut l) = lat2.lock()
+                {
+                    l.push(arrived.duration_since(t).as_secs_f64() * 1000.0);
                 }
             }
         }
     });
     let publisher = conn.create_channel().await.expect("channel");
-    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
     let total = rate * secs;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now();
@@ -411,7 +483,13 @@ async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize)
         }
         // Confirms are awaited off the pacing loop so they do not slow the offered load.
         let confirm = publisher
-            .basic_publish("collab.events".into(), "order.paid".into(), BasicPublishOptions::default(), &body, BasicProperties::default().with_delivery_mode(2))
+            .basic_publish(
+                "collab.events".into(),
+                "order.paid".into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
             .await
             .expect("publish");
         tokio::spawn(async move {
@@ -425,13 +503,20 @@ async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize)
     collector.abort();
     let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     l.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| l.get(((l.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     let _closed = conn.close(200, "done".into()).await;
     (pct(0.50), pct(0.99), l.len())
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(bench());
 }
 
@@ -460,20 +545,33 @@ async fn bench() {
     worker.ready().await;
     let conn = connect(&amqp_url).await;
     let sink = conn.create_channel().await.expect("channel");
-    sink.queue_declare("bench.outcomes".into(), QueueDeclareOptions::durable(), quorum()).await.expect("sink");
-    sink.queue_bind("bench.outcomes".into(), "collab.outcomes".into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+    sink.queue_declare("bench.outcomes".into(), QueueDeclareOptions::durable(), quorum())
         .await
-        .expect("sink binding");
+        .expect("sink");
+    sink.queue_bind(
+        "bench.outcomes".into(),
+        "collab.outcomes".into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("sink binding");
     let publisher = conn.create_channel().await.expect("channel");
-    publisher.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
     let mut db = PgConnection::connect(&database_url).await.expect("database");
     preload(&publisher, "collab.events", &setup).await;
     wait_applied(&mut db, setup.len() as i64).await;
     worker.stop();
     preload(&publisher, "collab.events", &work).await;
+    let cpu_before = cpu_seconds();
     let worker = Worker::start(&database_url, &amqp_url);
     let expected = (setup.len() + work.len()) as i64;
     wait_applied(&mut db, expected).await;
+    let cpu_after = cpu_seconds();
     let peak_rss = worker.peak_rss_mib();
     let (secs, outcomes): (f64, i64) = sqlx::query_as(
         "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM outbox) - \
@@ -484,9 +582,20 @@ async fn bench() {
     .await
     .expect("drain window");
     let drain_rate = work.len() as f64 / secs;
-    println!("worker drain rate ({} events, {outcomes} outcomes):      {drain_rate:>9.0} events/s", work.len());
-    println!("ratio worker / broker:                               {:>9.2}", drain_rate / broker_rate);
+    println!(
+        "worker drain rate ({} events, {outcomes} outcomes):      {drain_rate:>9.0} events/s",
+        work.len()
+    );
+    println!(
+        "ratio worker / broker:                               {:>9.2}",
+        drain_rate / broker_rate
+    );
     println!("worker peak RSS during the drain:                    {peak_rss:>9.1} MiB");
+    let used: Vec<f64> = cpu_before.iter().zip(cpu_after).map(|(b, a)| a - b).collect();
+    println!(
+        "CPU seconds during the drain: broker {:.1}, PostgreSQL {:.1}, worker {:.1} (of {:.1} wall × {cpus} cores)",
+        used[0], used[1], used[2], secs
+    );
 
     // (c) Latency at a fixed offered load.
     if std::env::var("BENCH_SKIP_LATENCY").is_err() {
@@ -499,7 +608,14 @@ async fn bench() {
     drop(db);
     rabbitmqctl(&["delete_vhost", &name]);
     let _dropped = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        ])
         .stdout(Stdio::null())
         .status();
 }

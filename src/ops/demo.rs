@@ -306,16 +306,13 @@ pub async fn run(settings: Settings, out: &mut impl Write) -> anyhow::Result<()>
         if settled_at.is_some_and(|t| t.elapsed() > Duration::from_millis(500)) {
             break;
         }
-        match tokio::time::timeout(Duration::from_millis(200), outcomes.next()).await {
-            Ok(Some(Ok(delivery))) => {
-                if let Ok(outcome) = serde_json::from_slice::<Value>(&delivery.data) {
-                    if outcome["type"] == "campaign.settled" {
-                        settled_at = Some(Instant::now());
-                    }
-                    seen.push(outcome);
-                }
+        if let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_millis(200), outcomes.next()).await
+            && let Ok(outcome) = serde_json::from_slice::<Value>(&delivery.data)
+        {
+            if outcome["type"] == "campaign.settled" {
+                settled_at = Some(Instant::now());
             }
-            Ok(_) | Err(_) => {}
+            seen.push(outcome);
         }
     }
     let _stop_sent = stop_tx.send(true);

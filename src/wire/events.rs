@@ -141,7 +141,10 @@ pub struct CreatorGroupSaved {
 }
 impl Validate for CreatorGroupSaved {
     fn validate(&self) -> Result<(), String> {
-        for (name, level) in [("level_min", self.criteria.level_min), ("level_max", self.criteria.level_max)] {
+        for (name, level) in [
+            ("level_min", self.criteria.level_min),
+            ("level_max", self.criteria.level_max),
+        ] {
             if level.is_some_and(|l| l > 8) {
                 return Err(format!("criteria.{name}: levels are 0–8"));
             }

@@ -122,7 +122,6 @@ pub fn parse_decimal_text(raw: &str) -> Option<Decimal> {
     Decimal::from_str_exact(raw).ok()
 }
 
-
 /// Rounds computed money to cents, half away from zero (rules.md conventions).
 pub fn round_money(value: Decimal) -> Decimal {
     value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
@@ -318,7 +317,10 @@ mod tests {
         assert!(amount("\".5\"").is_err());
         assert!(amount("\"-0\"").is_err());
         assert!(amount("\"-0.00\"").is_err());
-        assert!(amount("\"123456789012345678901234567890\"").is_err(), "beyond the 96-bit mantissa");
+        assert!(
+            amount("\"123456789012345678901234567890\"").is_err(),
+            "beyond the 96-bit mantissa"
+        );
     }
 
     #[test]
@@ -336,7 +338,10 @@ mod tests {
         assert!(rate("\"1\"").is_ok());
         assert!(rate("\"1.01\"").is_err());
         assert!(rate("\"-0\"").is_err());
-        assert!(rate("\"1.0000000000000000000000000000001\"").is_err(), "never rounded into range");
+        assert!(
+            rate("\"1.0000000000000000000000000000001\"").is_err(),
+            "never rounded into range"
+        );
         assert!(rate("0.1").is_err());
     }
 

@@ -17,7 +17,10 @@ async fn poison(env: &TestEnv, event_id: &str) {
          CREATE TRIGGER poison BEFORE INSERT ON inbox FOR EACH ROW \
          WHEN (NEW.event_id = '{event_id}') EXECUTE FUNCTION poison();"
     );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut db).await.expect("poison trigger");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut db)
+        .await
+        .expect("poison trigger");
 }
 
 async fn cure(env: &TestEnv) {
@@ -35,25 +38,44 @@ fn listed(stdout: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_changes_nothing() {
     let env = TestEnv::start_with(vec![("COLLAB_CONSUMER__MAX_ATTEMPTS", "2")]).await;
-    env.send("p-1", "product.updated", "2026-10-01T00:00:00Z", product("P1", "S1", Some("0.10"))).await;
+    env.send(
+        "p-1",
+        "product.updated",
+        "2026-10-01T00:00:00Z",
+        product("P1", "S1", Some("0.10")),
+    )
+    .await;
     env.outcomes.settle(Duration::from_millis(300)).await;
     poison(&env, "o-poison").await;
-    env.publish_raw("order.paid", b"{\"this is\": not json", Some("m-1")).await;
-    env.send("o-poison", "order.paid", T, order("O2", "S1", "P1", Some("C1"), "50.00")).await;
+    env.publish_raw("order.paid", b"{\"this is\": not json", Some("m-1"))
+        .await;
+    env.send(
+        "o-poison",
+        "order.paid",
+        T,
+        order("O2", "S1", "P1", Some("C1"), "50.00"),
+    )
+    .await;
     env.wait_dlq_depth(2).await;
 
     let (code, out, err) = env.cli(&["dlq", "list", "--json"]).await;
     assert_eq!(code, 0, "{err}");
     let rows = listed(&out);
     assert_eq!(rows.len(), 2, "{out}");
-    let poisoned = rows.iter().find(|r| r["id"] == "o-poison").expect("the poison event is listed");
+    let poisoned = rows
+        .iter()
+        .find(|r| r["id"] == "o-poison")
+        .expect("the poison event is listed");
     assert_eq!(poisoned["reason"], "apply_failed");
     assert_eq!(poisoned["type"], "order.paid");
     assert_eq!(poisoned["first_death_queue"], "collab.events.worker");
     assert!(poisoned["detail"].as_str().is_some_and(|d| d.contains("poisoned")));
     assert!(rows.iter().any(|r| r["reason"] == "invalid_json" && r["id"] == "m-1"));
     let (_, table, _) = env.cli(&["dlq", "list"]).await;
-    assert!(table.contains("apply_failed") && table.contains("invalid_json"), "{table}");
+    assert!(
+        table.contains("apply_failed") && table.contains("invalid_json"),
+        "{table}"
+    );
     assert_eq!(env.dlq_depth().await, 2, "listing removes nothing");
 
     let (code, shown, _) = env.cli(&["dlq", "show", "o-poison"]).await;
@@ -64,7 +86,16 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
 
     // Keep a copy to replay the same message a second time later.
     let export = std::env::temp_dir().join(format!("{}.ndjson", env.name));
-    let (code, _, err) = env.cli(&["dlq", "export", "--reason", "apply_failed", "--out", export.to_str().unwrap_or("")]).await;
+    let (code, _, err) = env
+        .cli(&[
+            "dlq",
+            "export",
+            "--reason",
+            "apply_failed",
+            "--out",
+            export.to_str().unwrap_or(""),
+        ])
+        .await;
     assert_eq!(code, 0, "{err}");
 
     let (_, dry, _) = env.cli(&["dlq", "replay", "o-poison", "--dry-run"]).await;
@@ -75,7 +106,10 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
     let (code, out, err) = env.cli(&["dlq", "replay", "o-poison"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("replayed 1"), "{out}");
-    let accrued = env.outcomes.wait_for("commission.accrued", |d| d["order_id"] == "O2").await;
+    let accrued = env
+        .outcomes
+        .wait_for("commission.accrued", |d| d["order_id"] == "O2")
+        .await;
     assert_eq!(accrued["amount"], "5.00");
     assert_eq!(env.dlq_depth().await, 1, "the replayed message left the DLQ");
 
@@ -86,9 +120,18 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
     let (code, _, err) = env.cli(&["dlq", "replay", "--all", "--reason", "apply_failed"]).await;
     assert_eq!(code, 0, "{err}");
     env.outcomes.settle(Duration::from_millis(800)).await;
-    let o2 = env.outcomes.of_type("commission.accrued").into_iter().filter(|o| o["data"]["order_id"] == "O2").count();
+    let o2 = env
+        .outcomes
+        .of_type("commission.accrued")
+        .into_iter()
+        .filter(|o| o["data"]["order_id"] == "O2")
+        .count();
     assert_eq!(o2, 1, "applied exactly once");
-    assert_eq!(env.scalar_i64("SELECT count(*) FROM outbox WHERE causation_id = 'o-poison'").await, 1);
+    assert_eq!(
+        env.scalar_i64("SELECT count(*) FROM outbox WHERE causation_id = 'o-poison'")
+            .await,
+        1
+    );
     assert_eq!(env.dlq_depth().await, 1, "only the malformed message is left");
     std::fs::remove_file(export).expect("remove the export");
 }
@@ -96,10 +139,22 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
 #[tokio::test]
 async fn a_replayed_message_that_fails_again_returns_to_the_dlq_with_its_history() {
     let env = TestEnv::start_with(vec![("COLLAB_CONSUMER__MAX_ATTEMPTS", "1")]).await;
-    env.send("p-1", "product.updated", "2026-10-01T00:00:00Z", product("P1", "S1", Some("0.10"))).await;
+    env.send(
+        "p-1",
+        "product.updated",
+        "2026-10-01T00:00:00Z",
+        product("P1", "S1", Some("0.10")),
+    )
+    .await;
     env.outcomes.settle(Duration::from_millis(300)).await;
     poison(&env, "o-poison").await;
-    env.send("o-poison", "order.paid", T, order("O2", "S1", "P1", Some("C1"), "50.00")).await;
+    env.send(
+        "o-poison",
+        "order.paid",
+        T,
+        order("O2", "S1", "P1", Some("C1"), "50.00"),
+    )
+    .await;
     env.wait_dlq_depth(1).await;
     let (code, _, err) = env.cli(&["dlq", "replay", "o-poison"]).await;
     assert_eq!(code, 0, "{err}");

@@ -374,7 +374,10 @@ impl TestEnv {
         let ch = self.channel().await;
         ch.queue_declare(
             "collab.events.dlq".into(),
-            QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await
