@@ -27,7 +27,7 @@ use crate::domain::{self, Rules, business_time};
 use crate::store::outbox::OutboxRow;
 use crate::store::state::Overlay;
 use crate::store::{StoreError, inbox, outbox};
-use crate::wire::envelope::{Inbound, outcome_json};
+use crate::wire::envelope::{Inbound, outcome_text};
 use crate::wire::events::Event;
 
 /// Advisory lock key of the apply stream ("collab" in ASCII).
@@ -110,13 +110,13 @@ impl Pipeline {
                         source: event.meta.source.clone(),
                         time: event.meta.time,
                         outcomes: i32::try_from(decision.outcomes.len()).unwrap_or(i32::MAX),
-                        body: event.body.clone(),
+                        body: event.raw.clone(),
                     });
                     outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
                         id: o.id,
                         type_name: o.data.type_name().to_owned(),
                         causation_id: id.to_owned(),
-                        body: outcome_json(o, &event.meta),
+                        body: outcome_text(o, &event.meta),
                     }));
                 }
                 Err(reason) => verdicts.push(Verdict::Failed(reason)),
@@ -206,7 +206,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// one round trip. Only a shortcut: what is not hinted is loaded on a miss.
 fn prefetch_hints(event: &Event, hints: &mut Missing) {
     use crate::wire::values::SellerId;
-    let mut key = |k: Key| hints.keys.push(k);
+    let mut key = |k: Key| hints.add_key(k);
     match event {
         Event::ProductUpdated(e) => key(Key::Product(e.product_id.clone())),
         Event::CreatorUpdated(e) => key(Key::Creator(e.creator_id.clone())),
@@ -273,15 +273,15 @@ fn prefetch_hints(event: &Event, hints: &mut Missing) {
         Event::OrderRefunded(e) => key(Key::Order(e.order_id.clone())),
         Event::CreatorViolationReported(e) => {
             key(Key::Creator(e.creator_id.clone()));
-            hints.queries.push(Query::PendingOrdersOf(e.creator_id.clone()));
+            hints.add_query(Query::PendingOrdersOf(e.creator_id.clone()));
         }
         Event::CreatorPlatformBlocked(e) => {
             key(Key::Creator(e.creator_id.clone()));
-            hints.queries.push(Query::PendingOrdersOf(e.creator_id.clone()));
+            hints.add_query(Query::PendingOrdersOf(e.creator_id.clone()));
         }
         Event::ClockTicked(tick) => {
             key(Key::Clock(()));
-            hints.queries.push(Query::TimersDue(tick.now));
+            hints.add_query(Query::TimersDue(tick.now));
         }
     }
 }

@@ -328,8 +328,9 @@ impl Consumer {
         }
         let outcomes: Vec<&str> = outbox.iter().map(|o| o.type_name.as_str()).collect();
         for row in outbox.iter().filter(|o| o.type_name == "participation.accepted") {
-            if row.body["data"]["fake_order_risk"] == "high" {
-                telemetry::high_risk_participation(row.body["data"]["seller_id"].as_str().unwrap_or("?"));
+            let body: serde_json::Value = serde_json::from_str(&row.body).unwrap_or_default();
+            if body["data"]["fake_order_risk"] == "high" {
+                telemetry::high_risk_participation(body["data"]["seller_id"].as_str().unwrap_or("?"));
             }
         }
         BatchApplied {

@@ -169,8 +169,9 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
         status: CampaignStatus::PendingPayment,
         payment_due_at: t + Duration::hours(PAYMENT_WINDOW_HOURS),
         paid_at: None,
-        participants: Vec::new(),
-        rewards: Vec::new(),
+        participant_count: 0,
+        rewards_total: Decimal::ZERO,
+        rewards_issued: 0,
         finalized: false,
     };
     seller.accepted_submissions.push(t);

@@ -201,32 +201,32 @@ pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) -> R
         commission::cancel_pending(ws, &mut order, CancelReason::PlatformBlocked);
         ws.put(order);
     }
-    let campaigns: Vec<_> = c.participations.iter().map(|(k, _)| k.clone()).collect();
-    for mut campaign in ws.get_many::<Campaign>(&campaigns)?.into_iter().flatten() {
-        if campaign.is_closed() {
+    // Rewards already issued in campaigns not yet settled are cancelled.
+    let keys: Vec<_> = c
+        .participations
+        .iter()
+        .map(|(k, _)| (k.clone(), c.id.clone()))
+        .collect();
+    for mut p in ws.get_many::<Participation>(&keys)?.into_iter().flatten() {
+        let Some(reward) = p.reward.as_mut().filter(|r| !r.cancelled) else {
             continue;
-        }
-        let mut changed = false;
-        for reward in campaign
-            .rewards
-            .iter_mut()
-            .filter(|r| r.creator_id == c.id && !r.cancelled)
-        {
-            reward.cancelled = true;
-            changed = true;
-            ws.emit(
-                &reward.reward_id,
-                OutcomeData::RewardCancelled(RewardCancelled {
-                    reward_id: reward.reward_id.clone(),
-                    campaign_id: campaign.id.clone(),
-                    creator_id: c.id.clone(),
-                    reason: RewardCancelReason::PlatformBlocked,
-                }),
-            );
-        }
-        if changed {
-            ws.put(campaign);
-        }
+        };
+        let Some(mut campaign) = ws.get::<Campaign>(&p.id.0)?.filter(|k| !k.is_closed()) else {
+            continue;
+        };
+        reward.cancelled = true;
+        campaign.rewards_total -= reward.amount;
+        ws.emit(
+            &reward.reward_id,
+            OutcomeData::RewardCancelled(RewardCancelled {
+                reward_id: reward.reward_id.clone(),
+                campaign_id: campaign.id.clone(),
+                creator_id: c.id.clone(),
+                reason: RewardCancelReason::PlatformBlocked,
+            }),
+        );
+        ws.put(campaign);
+        ws.put(p);
     }
     ws.put(c);
     Ok(())

@@ -10,7 +10,7 @@ use super::commission;
 use super::ids;
 use super::state::{
     Campaign, CampaignPlan, ChallengeMetric, Content, Contribution, Creator, Miss, Order, Pair, Participation,
-    PostedContent, RewardRecord, Seller, TaskKind, Time, Workspace, insert_by_time,
+    PostedContent, Query, RewardRecord, Seller, TaskKind, Time, Workspace, insert_by_time,
 };
 use crate::wire::events::{ContentPosted, CreatorJoinRequested, SellerCreator};
 use crate::wire::outcomes::{
@@ -97,13 +97,10 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
     if ws.get::<Participation>(&key)?.is_some() {
         return reject(ws, JoinRejection::AlreadyJoined);
     }
-    if campaign
-        .capacity
-        .is_some_and(|cap| campaign.participants.len() as u64 >= cap)
-    {
+    if campaign.capacity.is_some_and(|cap| campaign.participant_count >= cap) {
         return reject(ws, JoinRejection::CapacityReached);
     }
-    campaign.participants.push(e.creator_id.clone());
+    campaign.participant_count += 1;
     creator
         .participations
         .push((campaign.id.clone(), campaign.seller_id.clone()));
@@ -117,6 +114,7 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
         finished_at: None,
         samples_approved: 0,
         sample_delivered: false,
+        reward: None,
     });
     ws.emit(
         e.creator_id.as_str(),
@@ -333,7 +331,7 @@ fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participati
                 }),
             );
             set_status(ws, p, ParticipationStatus::Finished);
-            issue_reward(ws, campaign, &p.id.1, reward, RewardKind::Task, None);
+            issue_reward(ws, campaign, p, reward, RewardKind::Task, None);
         }
         CampaignPlan::Challenge { .. } => {
             if challenge_eligible(campaign, p, creator, at) {
@@ -347,27 +345,28 @@ fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participati
 fn issue_reward(
     ws: &mut Workspace<'_>,
     campaign: &mut Campaign,
-    creator: &CreatorId,
+    p: &mut Participation,
     amount: Decimal,
     kind: RewardKind,
     rank: Option<u32>,
 ) {
-    let reward_id = ids::reward_id(&campaign.id, creator);
-    if campaign.rewards.iter().any(|r| r.reward_id == reward_id) {
+    if p.reward.is_some() {
         return;
     }
-    campaign.rewards.push(RewardRecord {
+    let reward_id = ids::reward_id(&campaign.id, &p.id.1);
+    p.reward = Some(RewardRecord {
         reward_id: reward_id.clone(),
-        creator_id: creator.clone(),
         amount,
         cancelled: false,
     });
+    campaign.rewards_total += amount;
+    campaign.rewards_issued += 1;
     ws.emit(
         &reward_id,
         OutcomeData::RewardIssued(RewardIssued {
             reward_id: reward_id.clone(),
             campaign_id: campaign.id.clone(),
-            creator_id: creator.clone(),
+            creator_id: p.id.1.clone(),
             kind,
             rank,
             amount,
@@ -382,35 +381,26 @@ pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) -> Re
         return Ok(());
     };
     let now = ws.now();
-    let keys: Vec<_> = campaign
-        .participants
-        .iter()
-        .map(|c| (campaign.id.clone(), c.clone()))
-        .collect();
-    let participations = ws.get_many::<Participation>(&keys)?;
-    let creators = ws.get_many::<Creator>(&campaign.participants)?;
+    let mut participations = ws.query::<Participation>(&Query::ParticipationsOf(campaign.id.clone()))?;
+    let creator_ids: Vec<CreatorId> = participations.iter().map(|p| p.id.1.clone()).collect();
+    let creators = ws.get_many::<Creator>(&creator_ids)?;
     let mut ranked: Vec<(Decimal, Option<Time>, CreatorId)> = Vec::new();
-    for (p, creator) in participations.into_iter().zip(creators) {
-        let Some(p) = p else { continue };
+    for (p, creator) in participations.iter().zip(creators) {
         let creator = creator.unwrap_or_else(|| Creator::new(p.id.1.clone()));
-        if p.status == ParticipationStatus::Removed || !challenge_eligible(campaign, &p, &creator, now) {
+        if p.status == ParticipationStatus::Removed || !challenge_eligible(campaign, p, &creator, now) {
             continue;
         }
-        let (score, reached) = challenge_score(campaign, &p);
+        let (score, reached) = challenge_score(campaign, p);
         ranked.push((score, reached, p.id.1.clone()));
     }
     ranked.sort_by(ranking_order);
     for (i, (_, _, creator)) in ranked.iter().enumerate() {
         let rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if let Some(band) = bands.iter().find(|b| b.from_rank <= rank && rank <= b.to_rank) {
-            issue_reward(
-                ws,
-                campaign,
-                creator,
-                band.amount_each,
-                RewardKind::Challenge,
-                Some(rank),
-            );
+        let band = bands.iter().find(|b| b.from_rank <= rank && rank <= b.to_rank);
+        let p = participations.iter_mut().find(|p| &p.id.1 == creator);
+        if let (Some(band), Some(p)) = (band, p) {
+            issue_reward(ws, campaign, p, band.amount_each, RewardKind::Challenge, Some(rank));
+            ws.put(p.clone());
         }
     }
     campaign.finalized = true;

@@ -130,19 +130,20 @@ macro_rules! aggregates {
 
         impl Doc {
             /// Reads a stored body; `kind` decides its type.
-            pub fn from_json(kind: &str, body: serde_json::Value) -> Result<Doc, String> {
+            pub fn from_json_text(kind: &str, body: &str) -> Result<Doc, String> {
                 match kind {
-                    $($kind => serde_json::from_value::<$agg>(body).map(Doc::$agg).map_err(|e| e.to_string()),)*
+                    $($kind => serde_json::from_str::<$agg>(body).map(Doc::$agg).map_err(|e| e.to_string()),)*
                     other => Err(format!("unknown aggregate kind {other:?}")),
                 }
             }
 
-            pub fn to_json(&self) -> serde_json::Value {
-                let value = match self {
-                    $(Doc::$agg(a) => serde_json::to_value(a)),*
+            /// The stored body: the aggregate as JSON text.
+            pub fn to_json_text(&self) -> String {
+                let text = match self {
+                    $(Doc::$agg(a) => serde_json::to_string(a)),*
                 };
                 // Aggregates are plain data with string map keys: serialization cannot fail.
-                value.unwrap_or(serde_json::Value::Null)
+                text.unwrap_or_default()
             }
         }
 
@@ -190,6 +191,7 @@ aggregates! {
 /// something other than their id.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IndexColumns {
+    pub campaign_id: Option<String>,
     pub creator_id: Option<String>,
     pub product_id: Option<String>,
     pub pending: bool,
@@ -201,6 +203,7 @@ impl Doc {
         match self {
             Doc::Order(o) => match &o.paid {
                 Some(paid) => IndexColumns {
+                    campaign_id: None,
                     creator_id: paid.creator_id.as_ref().map(|c| c.as_str().to_owned()),
                     product_id: Some(paid.product_id.as_str().to_owned()),
                     pending: o
@@ -213,6 +216,11 @@ impl Doc {
             },
             Doc::Timer(t) => IndexColumns {
                 due_at: Some(t.due_at),
+                ..IndexColumns::default()
+            },
+            Doc::Participation(p) => IndexColumns {
+                campaign_id: Some(p.id.0.as_str().to_owned()),
+                creator_id: Some(p.id.1.as_str().to_owned()),
                 ..IndexColumns::default()
             },
             _ => IndexColumns::default(),
@@ -231,6 +239,8 @@ pub enum Query {
     OrdersOfCreatorProduct(CreatorId, ProductId),
     /// Timers due at or before the instant.
     TimersDue(Time),
+    /// Every participation in a campaign.
+    ParticipationsOf(CampaignId),
 }
 
 impl Query {
@@ -238,6 +248,7 @@ impl Query {
         match self {
             Query::PendingOrdersOf(_) | Query::OrdersOfCreatorProduct(..) => "order",
             Query::TimersDue(_) => "timer",
+            Query::ParticipationsOf(_) => "participation",
         }
     }
 
@@ -253,6 +264,9 @@ impl Query {
                     && index.product_id.as_deref() == Some(p.as_str())
             }
             Query::TimersDue(now) => matches!(doc, Doc::Timer(_)) && index.due_at.is_some_and(|d| d <= *now),
+            Query::ParticipationsOf(k) => {
+                matches!(doc, Doc::Participation(_)) && index.campaign_id.as_deref() == Some(k.as_str())
+            }
         }
     }
 }
@@ -263,6 +277,8 @@ impl Query {
 pub struct Missing {
     pub keys: Vec<Key>,
     pub queries: Vec<Query>,
+    /// Membership of `keys`: a batch may miss thousands of keys.
+    known: std::collections::HashSet<Key>,
 }
 
 impl Missing {
@@ -270,17 +286,25 @@ impl Missing {
         self.keys.is_empty() && self.queries.is_empty()
     }
 
+    pub fn add_key(&mut self, key: Key) {
+        if self.known.insert(key.clone()) {
+            self.keys.push(key);
+        }
+    }
+
+    pub fn add_query(&mut self, query: Query) {
+        if !self.queries.contains(&query) {
+            self.queries.push(query);
+        }
+    }
+
     /// Adds what `other` misses, without repeats.
     pub fn merge(&mut self, other: Missing) {
         for key in other.keys {
-            if !self.keys.contains(&key) {
-                self.keys.push(key);
-            }
+            self.add_key(key);
         }
         for query in other.queries {
-            if !self.queries.contains(&query) {
-                self.queries.push(query);
-            }
+            self.add_query(query);
         }
     }
 }
@@ -383,9 +407,7 @@ impl<'a> Workspace<'a> {
         match self.base.doc(key) {
             Ok(doc) => Ok(doc.cloned()),
             Err(Miss) => {
-                if !self.missing.keys.contains(key) {
-                    self.missing.keys.push(key.clone());
-                }
+                self.missing.add_key(key.clone());
                 Err(Miss)
             }
         }
@@ -415,9 +437,7 @@ impl<'a> Workspace<'a> {
         let stored = match self.base.query(query) {
             Ok(keys) => keys,
             Err(Miss) => {
-                if !self.missing.queries.contains(query) {
-                    self.missing.queries.push(query.clone());
-                }
+                self.missing.add_query(query.clone());
                 return Err(Miss);
             }
         };
@@ -911,10 +931,10 @@ pub struct CampaignProduct {
     pub refundable_goal: Option<u32>,
 }
 
+/// A reward issued to a participant (T2, H3); cancelled by V6.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardRecord {
     pub reward_id: String,
-    pub creator_id: CreatorId,
     pub amount: Decimal,
     pub cancelled: bool,
 }
@@ -938,11 +958,16 @@ pub struct Campaign {
     pub payment_due_at: Time,
     #[serde(default)]
     pub paid_at: Option<Time>,
-    /// Accepted participants, in join order.
+    /// Accepted participations (their documents are found by
+    /// [`Query::ParticipationsOf`]); kept as a count so the campaign document
+    /// stays small however many creators join.
     #[serde(default)]
-    pub participants: Vec<CreatorId>,
+    pub participant_count: u64,
+    /// Rewards issued and not cancelled (each is recorded on its participation).
     #[serde(default)]
-    pub rewards: Vec<RewardRecord>,
+    pub rewards_total: Decimal,
+    #[serde(default)]
+    pub rewards_issued: u32,
     #[serde(default)]
     pub finalized: bool,
 }
@@ -964,7 +989,7 @@ impl Campaign {
     }
 
     pub fn rewards_total(&self) -> Decimal {
-        self.rewards.iter().filter(|r| !r.cancelled).map(|r| r.amount).sum()
+        self.rewards_total
     }
 
     /// Open for joining and samples (J1, S1).
@@ -1009,6 +1034,8 @@ pub struct Participation {
     pub samples_approved: u32,
     #[serde(default)]
     pub sample_delivered: bool,
+    #[serde(default)]
+    pub reward: Option<RewardRecord>,
 }
 
 /// A free-sample request (S1, S2).

@@ -24,7 +24,8 @@ pub struct InboxRow {
     pub source: String,
     pub time: DateTime<Utc>,
     pub outcomes: i32,
-    pub body: serde_json::Value,
+    /// The event exactly as received.
+    pub body: String,
 }
 
 pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), StoreError> {
@@ -36,10 +37,11 @@ pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), St
     let sources: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
     let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.time).collect();
     let outcomes: Vec<i32> = rows.iter().map(|r| r.outcomes).collect();
-    let bodies: Vec<&serde_json::Value> = rows.iter().map(|r| &r.body).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     sqlx::query(
         "INSERT INTO inbox (event_id, type, source, event_time, outcomes, body) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::jsonb[])",
+         SELECT i, t, s, tm, o, b::json \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[]) AS u(i, t, s, tm, o, b)",
     )
     .bind(&ids)
     .bind(&types)

@@ -13,7 +13,8 @@ pub struct OutboxRow {
     pub id: Uuid,
     pub type_name: String,
     pub causation_id: String,
-    pub body: serde_json::Value,
+    /// The outcome's CloudEvent as JSON text.
+    pub body: String,
 }
 
 /// Inserts in decision order; `seq` follows that order, which is the order
@@ -25,10 +26,10 @@ pub async fn insert(conn: &mut PgConnection, rows: &[OutboxRow]) -> Result<(), S
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let types: Vec<&str> = rows.iter().map(|r| r.type_name.as_str()).collect();
     let causes: Vec<&str> = rows.iter().map(|r| r.causation_id.as_str()).collect();
-    let bodies: Vec<&serde_json::Value> = rows.iter().map(|r| &r.body).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     sqlx::query(
         "INSERT INTO outbox (id, type, causation_id, body) \
-         SELECT id, type, cause, body FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
+         SELECT id, type, cause, body::json FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) \
          WITH ORDINALITY AS o(id, type, cause, body, n) ORDER BY n",
     )
     .bind(&ids)

@@ -32,9 +32,12 @@ impl Lookup for Overlay {
     }
 }
 
-fn decode_row(kind: &str, key: &str, body: serde_json::Value) -> Result<(Key, Doc), StoreError> {
+fn decode_row(row: &sqlx::postgres::PgRow) -> Result<(Key, Doc), StoreError> {
+    let kind: &str = row.try_get("kind")?;
+    let key: &str = row.try_get("key")?;
+    let body: &str = row.try_get("body")?;
     let decoded = Key::decode(kind, key).ok_or_else(|| StoreError::Corrupt(format!("bad key {kind}/{key}")))?;
-    let doc = Doc::from_json(kind, body).map_err(|e| StoreError::Corrupt(format!("{kind}/{key}: {e}")))?;
+    let doc = Doc::from_json_text(kind, body).map_err(|e| StoreError::Corrupt(format!("{kind}/{key}: {e}")))?;
     Ok((decoded, doc))
 }
 
@@ -57,7 +60,7 @@ impl Overlay {
         let kinds: Vec<&str> = wanted.iter().map(|k| k.kind()).collect();
         let encoded: Vec<String> = wanted.iter().map(|k| k.encode()).collect();
         let rows = sqlx::query(
-            "SELECT s.kind, s.key, s.body FROM state s \
+            "SELECT s.kind, s.key, s.body::text AS body FROM state s \
              JOIN UNNEST($1::text[], $2::text[]) AS w(kind, key) ON s.kind = w.kind AND s.key = w.key",
         )
         .bind(&kinds)
@@ -68,7 +71,7 @@ impl Overlay {
             self.docs.insert(key.clone(), None);
         }
         for row in rows {
-            let (key, doc) = decode_row(row.try_get("kind")?, row.try_get("key")?, row.try_get("body")?)?;
+            let (key, doc) = decode_row(&row)?;
             self.docs.insert(key, Some(doc));
         }
         Ok(())
@@ -81,22 +84,30 @@ impl Overlay {
         }
         let rows = match query {
             Query::PendingOrdersOf(creator) => {
-                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'order' AND pending AND creator_id = $1")
+                sqlx::query("SELECT kind, key, body::text AS body FROM state WHERE kind = 'order' AND pending AND creator_id = $1")
                     .bind(creator.as_str())
                     .fetch_all(&mut *conn)
                     .await?
             }
             Query::OrdersOfCreatorProduct(creator, product) => {
                 sqlx::query(
-                    "SELECT kind, key, body FROM state WHERE kind = 'order' AND creator_id = $1 AND product_id = $2",
+                    "SELECT kind, key, body::text AS body FROM state WHERE kind = 'order' AND creator_id = $1 AND product_id = $2",
                 )
                 .bind(creator.as_str())
                 .bind(product.as_str())
                 .fetch_all(&mut *conn)
                 .await?
             }
+            Query::ParticipationsOf(campaign) => {
+                sqlx::query(
+                    "SELECT kind, key, body::text AS body FROM state WHERE kind = 'participation' AND campaign_id = $1",
+                )
+                .bind(campaign.as_str())
+                .fetch_all(&mut *conn)
+                .await?
+            }
             Query::TimersDue(now) => {
-                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'timer' AND due_at <= $1")
+                sqlx::query("SELECT kind, key, body::text AS body FROM state WHERE kind = 'timer' AND due_at <= $1")
                     .bind(now)
                     .fetch_all(&mut *conn)
                     .await?
@@ -104,7 +115,7 @@ impl Overlay {
         };
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
-            let (key, doc) = decode_row(row.try_get("kind")?, row.try_get("key")?, row.try_get("body")?)?;
+            let (key, doc) = decode_row(&row)?;
             self.docs.entry(key.clone()).or_insert(Some(doc));
             keys.push(key);
         }
@@ -139,14 +150,17 @@ impl Overlay {
         }
         if !upsert.kinds.is_empty() {
             sqlx::query(
-                "INSERT INTO state (kind, key, body, creator_id, product_id, pending, due_at) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[]) \
-                 ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, creator_id = EXCLUDED.creator_id, \
-                 product_id = EXCLUDED.product_id, pending = EXCLUDED.pending, due_at = EXCLUDED.due_at, updated_at = now()",
+                "INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at) \
+                 SELECT k, key, b::json, cm, cr, pr, pe, du FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+                     $5::text[], $6::text[], $7::bool[], $8::timestamptz[]) AS u(k, key, b, cm, cr, pr, pe, du) \
+                 ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id, \
+                 creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending, \
+                 due_at = EXCLUDED.due_at, updated_at = now()",
             )
             .bind(&upsert.kinds)
             .bind(&upsert.keys)
             .bind(&upsert.bodies)
+            .bind(&upsert.campaigns)
             .bind(&upsert.creators)
             .bind(&upsert.products)
             .bind(&upsert.pending)
@@ -173,7 +187,8 @@ impl Overlay {
 struct Upsert {
     kinds: Vec<&'static str>,
     keys: Vec<String>,
-    bodies: Vec<serde_json::Value>,
+    bodies: Vec<String>,
+    campaigns: Vec<Option<String>>,
     creators: Vec<Option<String>>,
     products: Vec<Option<String>>,
     pending: Vec<bool>,
@@ -185,7 +200,8 @@ impl Upsert {
         let index = doc.index();
         self.kinds.push(key.kind());
         self.keys.push(key.encode());
-        self.bodies.push(doc.to_json());
+        self.bodies.push(doc.to_json_text());
+        self.campaigns.push(index.campaign_id);
         self.creators.push(index.creator_id);
         self.products.push(index.product_id);
         self.pending.push(index.pending);

@@ -27,13 +27,13 @@ pub struct Meta {
     pub traceparent: Option<String>,
 }
 
-/// A parsed inbound message: its envelope, its typed event and the JSON
-/// body as received (kept in the inbox).
+/// A parsed inbound message: its envelope, its typed event and the body
+/// text exactly as received (kept in the inbox).
 #[derive(Clone, Debug)]
 pub struct Inbound {
     pub meta: Meta,
     pub event: Event,
-    pub body: serde_json::Value,
+    pub raw: String,
 }
 
 /// Why a message cannot be applied at all. The code is the dead-letter
@@ -75,10 +75,12 @@ pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
         id: None,
         type_name: None,
     })?;
-    parse_value(value)
+    // Valid JSON is valid UTF-8.
+    let raw = String::from_utf8_lossy(body).into_owned();
+    parse_value(value, raw)
 }
 
-fn parse_value(body: serde_json::Value) -> Result<Inbound, Malformed> {
+fn parse_value(body: serde_json::Value, raw: String) -> Result<Inbound, Malformed> {
     let text = |name: &str| body.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
     let id = text("id").map(str::to_owned);
     let type_name = text("type").map(str::to_owned);
@@ -140,7 +142,7 @@ fn parse_value(body: serde_json::Value) -> Result<Inbound, Malformed> {
         }
         Err(detail) => return Err(fail(MalformedKind::SchemaViolation, detail)),
     };
-    Ok(Inbound { meta, event, body })
+    Ok(Inbound { meta, event, raw })
 }
 
 /// One outcome as decided by the rules: its deterministic id, its business
@@ -170,9 +172,20 @@ struct OutcomeEnvelope<'a> {
     data: &'a OutcomeData,
 }
 
+/// The CloudEvent of an outcome caused by the event `cause`, as JSON text
+/// (what the outbox stores and the relay publishes).
+pub fn outcome_text(outcome: &Outcome, cause: &Meta) -> String {
+    // Plain structs of strings and decimals: serialization cannot fail.
+    serde_json::to_string(&outcome_envelope(outcome, cause)).unwrap_or_default()
+}
+
 /// The CloudEvent of an outcome caused by the event `cause`.
 pub fn outcome_json(outcome: &Outcome, cause: &Meta) -> serde_json::Value {
-    let envelope = OutcomeEnvelope {
+    serde_json::to_value(outcome_envelope(outcome, cause)).unwrap_or(serde_json::Value::Null)
+}
+
+fn outcome_envelope<'a>(outcome: &'a Outcome, cause: &'a Meta) -> OutcomeEnvelope<'a> {
+    OutcomeEnvelope {
         specversion: "1.0",
         id: outcome.id.to_string(),
         source: SOURCE,
@@ -184,9 +197,7 @@ pub fn outcome_json(outcome: &Outcome, cause: &Meta) -> serde_json::Value {
         correlationid: cause.correlationid.as_deref(),
         traceparent: cause.traceparent.as_deref(),
         data: &outcome.data,
-    };
-    // Serializing plain structs of strings and decimals to a Value cannot fail.
-    serde_json::to_value(envelope).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 #[cfg(test)]

@@ -355,7 +355,7 @@ fn j1_given_a_scheduled_campaign_and_a_matching_creator_when_she_joins_then_she_
     let p = participation(&s, "k1", ALICE);
     assert_eq!(p.status, ParticipationStatus::Unfinished);
     assert_eq!(p.joined_at, time(&oct(1, 0)));
-    assert_eq!(campaign(&s, "k1").participants, [CreatorId::from(ALICE)]);
+    assert_eq!(campaign(&s, "k1").participant_count, 1);
 }
 
 #[test]
@@ -488,7 +488,7 @@ fn j1_given_a_creator_who_already_joined_when_she_joins_again_then_she_is_reject
     let mut s = given_a_scheduled_task();
     joined(&mut s, "k1", ALICE, &oct(1, 0));
     assert_eq!(rejection(&join(&mut s, "k1", ALICE, &oct(1, 1))), "already_joined");
-    assert_eq!(campaign(&s, "k1").participants.len(), 1);
+    assert_eq!(campaign(&s, "k1").participant_count, 1);
 }
 
 #[test]
@@ -1346,7 +1346,7 @@ fn t2_given_a_finished_participation_when_more_orders_and_content_arrive_then_no
     for t in ["task.finished", "participation.status_changed", "reward.issued"] {
         assert_eq!(count(&later, t), 0, "{t} in {:?}", types(&later));
     }
-    assert_eq!(campaign(&s, "k1").rewards.len(), 1);
+    assert_eq!(campaign(&s, "k1").rewards_issued, 1);
 }
 
 #[test]
@@ -1385,7 +1385,7 @@ fn t2_given_a_platform_blocked_creator_when_she_completes_her_tasks_then_no_rewa
     let out = sell(&mut s, "o1", ALICE, "10.00", &oct(5, 0));
     assert_eq!(count(&out, "reward.issued"), 0);
     assert_eq!(count(&out, "task.finished"), 0);
-    assert!(campaign(&s, "k1").rewards.is_empty());
+    assert_eq!(campaign(&s, "k1").rewards_issued, 0);
 }
 
 #[test]
@@ -1428,7 +1428,7 @@ fn t2_given_a_completing_order_that_arrives_after_settlement_when_it_is_applied_
     let out = sell(&mut s, "late", ALICE, "10.00", &oct(19, 0));
     assert_eq!(first(&out, "commission.accrued")["rate_source"], "campaign");
     assert_eq!(count(&out, "reward.issued"), 0);
-    assert!(campaign(&s, "k1").rewards.is_empty());
+    assert_eq!(campaign(&s, "k1").rewards_issued, 0);
 }
 
 #[test]
@@ -2704,7 +2704,7 @@ mod properties {
                 }
             }
             let k = campaign(&s, "k1");
-            prop_assert!(k.rewards.len() <= 3);
+            prop_assert!(k.rewards_issued <= 3);
             prop_assert!(k.rewards_total() <= k.deposit);
         }
     }
