@@ -302,7 +302,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(database_url: &str, amqp_url: &str) -> Worker {
+    fn start(database_url: &str, amqp_url: &str, batch: usize, prefetch: usize) -> Worker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -312,8 +312,13 @@ impl Worker {
             .env("DATABASE_URL", database_url)
             .env("AMQP_URL", amqp_url)
             .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("COLLAB_CONSUMER__BATCH_SIZE", batch.to_string())
+            .env("COLLAB_CONSUMER__PREFETCH", prefetch.to_string())
             .env("COLLAB_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -399,7 +404,7 @@ async fn wait_applied(db: &mut PgConnection, expected: i64) {
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
         let applied = count(db, "SELECT count(*) FROM inbox").await;
-        let unpublished = count(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL").await;
+        let unpublished = count(db, "SELECT count(*) FROM outbox_unpublished").await;
         if applied >= expected && unpublished == 0 {
             return;
         }
@@ -524,24 +529,29 @@ async fn bench() {
     let events = env_usize("BENCH_EVENTS", 40_000);
     let rate = env_usize("BENCH_RATE", 200);
     let latency_secs = env_usize("BENCH_LATENCY_SECS", 20);
+    // The worker's batch size and prefetch (config/default.toml); the null relay uses the same.
+    let batch = env_usize("BENCH_BATCH", 500);
+    let prefetch = env_usize("BENCH_PREFETCH", 1000);
     let name = format!("bench_{}", std::process::id());
     rabbitmqctl(&["add_vhost", &name]);
     rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
     let amqp_url = format!("{AMQP}/{name}");
     let database_url = format!("{PG}/{name}");
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("collab-worker throughput benchmark — {cpus} CPUs, backlog {events} events");
+    println!(
+        "collab-worker throughput benchmark — {cpus} CPUs, backlog {events} events, batch {batch}, prefetch {prefetch}"
+    );
 
     let setup = setup_events();
     let work = backlog(events);
 
     // (a) The broker alone, same queue type, same batch and prefetch as the worker.
-    let broker_rate = null_relay(&amqp_url, &work, 256, 512).await;
+    let broker_rate = null_relay(&amqp_url, &work, batch, prefetch as u16).await;
     println!("broker relay limit (null relay, quorum, confirms): {broker_rate:>9.0} msg/s");
 
     // (b) The worker draining the same backlog; its outcomes go to a quorum
     // queue, as the null relay's did.
-    let worker = Worker::start(&database_url, &amqp_url);
+    let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
     worker.ready().await;
     let conn = connect(&amqp_url).await;
     let sink = conn.create_channel().await.expect("channel");
@@ -568,13 +578,13 @@ async fn bench() {
     worker.stop();
     preload(&publisher, "collab.events", &work).await;
     let cpu_before = cpu_seconds();
-    let worker = Worker::start(&database_url, &amqp_url);
+    let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
     let expected = (setup.len() + work.len()) as i64;
     wait_applied(&mut db, expected).await;
     let cpu_after = cpu_seconds();
     let peak_rss = worker.peak_rss_mib();
     let (secs, outcomes): (f64, i64) = sqlx::query_as(
-        "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM outbox) - \
+        "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM relay_log) - \
                 (SELECT min(received_at) FROM inbox WHERE event_id LIKE 'b-%'))::float8, \
                 (SELECT count(*) FROM outbox o JOIN inbox i ON i.event_id = o.causation_id WHERE i.event_id LIKE 'b-%')",
     )
@@ -606,6 +616,10 @@ async fn bench() {
     let _deleted = sink.queue_delete("bench.outcomes".into(), Default::default()).await;
     let _closed = conn.close(200, "done".into()).await;
     drop(db);
+    if std::env::var("BENCH_KEEP").is_ok() {
+        println!("kept the vhost and database {name}");
+        return;
+    }
     rabbitmqctl(&["delete_vhost", &name]);
     let _dropped = std::process::Command::new("psql")
         .args([

@@ -38,6 +38,7 @@ pub struct ConsumerSettings {
     pub max_attempts: u32,
     pub delivery_limit: u32,
     pub pool_size: u32,
+    pub state_cache_docs: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -3,15 +3,16 @@
 //!
 //! ```text
 //! BEGIN
-//!   lock the apply stream (one batch at a time, cluster-wide)
+//!   bump apply_version (its row lock: one batch at a time, cluster-wide)
 //!   inbox: which of these ids were applied before?      → duplicates
 //!   for each new event, in delivery order:
-//!       run the rules on the overlay; on a miss, load what was missing, rerun
+//!       run the rules on the overlay (cache, then database); on a miss,
+//!       load it — and what the rest of the batch will miss — then rerun
 //!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows
 //! COMMIT                                                 → then ack, relay
 //! ```
 //!
-//! Serializing whole batches on one advisory lock is the concurrency design:
+//! Serializing whole batches on one row lock is the concurrency design:
 //! rules span creators, sellers and campaigns (a violation touches every
 //! commission of a creator; a tick, every due campaign), so any finer
 //! partition would need cross-partition transactions. Batching keeps the
@@ -20,22 +21,26 @@
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
+use tokio::sync::Mutex;
 
 use crate::domain::state::{Key, Missing, Query, Workspace};
 use crate::domain::{self, Rules, business_time};
-use crate::store::outbox::OutboxRow;
+use crate::store::cache::DocCache;
+use crate::store::outbox::{OutboxRow, Pending};
 use crate::store::state::Overlay;
 use crate::store::{StoreError, inbox, outbox};
 use crate::wire::envelope::{Inbound, outcome_text};
 use crate::wire::events::Event;
 
-/// Advisory lock key of the apply stream ("collab" in ASCII).
-const APPLY_LOCK: i64 = 0x636f_6c6c_6162;
 /// A rule needing more load rounds than this is a bug, not a big state.
 const MAX_LOAD_ROUNDS: usize = 64;
-/// Batch-wide discovery passes before applying (most events need 1–3).
+/// Passes of one discovery probe (most events need 1–3 rounds of loads).
 const DISCOVERY_PASSES: usize = 4;
+/// Discovery probes per batch; misses after those load one event at a time.
+const MAX_PROBES: usize = 3;
 
 /// What happened to one event of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,11 +58,17 @@ pub enum Verdict {
 pub struct Pipeline {
     pool: PgPool,
     rules: Rules,
+    cache: Arc<Mutex<DocCache>>,
 }
 
 impl Pipeline {
-    pub fn new(pool: PgPool, rules: Rules) -> Self {
-        Self { pool, rules }
+    /// `cache_docs`: how many committed aggregates to keep in memory.
+    pub fn new(pool: PgPool, rules: Rules, cache_docs: usize) -> Self {
+        Self {
+            pool,
+            rules,
+            cache: Arc::new(Mutex::new(DocCache::new(cache_docs))),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -66,39 +77,70 @@ impl Pipeline {
 
     /// Applies the events in one transaction. `Err` means nothing was
     /// committed; the verdicts say what happened to each event otherwise.
-    pub async fn apply(&self, events: &[&Inbound]) -> Result<(Vec<Verdict>, Vec<OutboxRow>), StoreError> {
+    pub async fn apply(&self, events: &[&Inbound]) -> Result<(Vec<Verdict>, Vec<Pending>), StoreError> {
+        // One batch at a time in this process, and the cache is its to use.
+        let mut cache = self.cache.lock().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(APPLY_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        // The row lock serializes apply transactions across processes until
+        // commit; the version tells whether the cache is still current.
+        let previous: i64 =
+            sqlx::query_scalar("UPDATE apply_version SET version = version + 1 WHERE id = 1 RETURNING version - 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        cache.validate(previous);
         let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
         let applied_before = inbox::applied(&mut tx, &ids).await?;
 
-        let mut overlay = Overlay::default();
+        let mut overlay = Overlay::new(&cache);
         let mut hints = Missing::default();
         for event in events {
             prefetch_hints(&event.event, &mut hints);
         }
         overlay.resolve(&mut tx, &hints).await?;
-        let fresh: Vec<&Inbound> = events
-            .iter()
-            .copied()
-            .filter(|e| !applied_before.contains(e.meta.id.as_str()))
-            .collect();
-        self.discover(&mut tx, &mut overlay, &fresh).await?;
 
-        let mut seen = HashSet::new();
+        let fresh: Vec<&Inbound> = {
+            let mut seen = HashSet::new();
+            events
+                .iter()
+                .copied()
+                .filter(|e| !applied_before.contains(e.meta.id.as_str()) && seen.insert(e.meta.id.as_str()))
+                .collect()
+        };
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
+        let mut probes = 0;
+        let mut next = fresh.iter().peekable();
         for event in events {
             let id = event.meta.id.as_str();
-            if applied_before.contains(id) || !seen.insert(id) {
+            if next.peek().is_none_or(|e| !std::ptr::eq(**e, *event)) {
                 verdicts.push(Verdict::Duplicate);
                 continue;
             }
-            match self.decide(&mut tx, &mut overlay, event).await? {
+            next.next();
+            let mut rounds = 0;
+            let decision = loop {
+                match self.try_apply(&overlay, event) {
+                    Attempt::Decided(decision) => break Ok(decision),
+                    Attempt::Failed(reason) => break Err(reason),
+                    Attempt::Missing(_) if rounds >= MAX_LOAD_ROUNDS => {
+                        break Err(format!("state still missing after {MAX_LOAD_ROUNDS} load rounds"));
+                    }
+                    Attempt::Missing(missing) => {
+                        rounds += 1;
+                        overlay.resolve(&mut tx, &missing).await?;
+                        // One miss usually means more to come in this batch (a
+                        // cold cache): learn what the rest will read, in a few
+                        // queries rather than one per event.
+                        if probes < MAX_PROBES {
+                            probes += 1;
+                            let rest: Vec<&Inbound> = next.clone().copied().collect();
+                            self.discover(&mut tx, &mut overlay, &rest).await?;
+                        }
+                    }
+                }
+            };
+            match decision {
                 Ok(decision) => {
                     verdicts.push(Verdict::Applied {
                         outcomes: decision.outcomes.len(),
@@ -124,35 +166,31 @@ impl Pipeline {
         }
         inbox::insert(&mut tx, &inbox_rows).await?;
         overlay.flush(&mut tx).await?;
-        outbox::insert(&mut tx, &outbox_rows).await?;
-        tx.commit().await?;
-        Ok((verdicts, outbox_rows))
+        let stored = outbox::insert(&mut tx, outbox_rows).await?;
+        let written = overlay.into_docs();
+        if let Err(error) = tx.commit().await {
+            // Committed or not, nobody can tell: trust nothing cached.
+            cache.invalidate();
+            return Err(error.into());
+        }
+        cache.commit(previous + 1, written);
+        Ok((verdicts, stored))
     }
 
-    /// Runs every event of the batch against the loaded state, without
-    /// keeping the results, to learn what each will read; loads all of it in
-    /// one round per pass. Without this a batch would cost a database round
-    /// trip per event that reads something not hinted. Events that depend on
-    /// changes made earlier in the same batch may still miss later; the
-    /// sequential pass loads those one by one.
+    /// Runs the given events against the loaded state, without keeping the
+    /// results, to learn what each will read, and loads all of it in one
+    /// round per pass. Called when an event missed something: without it a
+    /// cold batch would cost a database round trip per event.
     async fn discover(
         &self,
         conn: &mut sqlx::PgConnection,
-        overlay: &mut Overlay,
+        overlay: &mut Overlay<'_>,
         events: &[&Inbound],
     ) -> Result<(), StoreError> {
         for _ in 0..DISCOVERY_PASSES {
             let mut missing = Missing::default();
             for event in events {
-                let now = business_time(event.meta.time, &event.event);
-                let probe = catch_unwind(AssertUnwindSafe(|| {
-                    let mut ws = Workspace::new(&*overlay, &self.rules, event.meta.id.clone(), now);
-                    match domain::apply(&mut ws, &event.event) {
-                        Ok(()) => Missing::default(),
-                        Err(_) => ws.take_missing(),
-                    }
-                }));
-                if let Ok(found) = probe {
+                if let Attempt::Missing(found) = self.try_apply(overlay, event) {
                     missing.merge(found);
                 }
             }
@@ -164,34 +202,34 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Runs the rules for one event, loading what they miss. `Ok(Err)` is a
-    /// rule failure confined to this event.
-    async fn decide(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        overlay: &mut Overlay,
-        event: &Inbound,
-    ) -> Result<Result<domain::state::Decision, String>, StoreError> {
+    /// Runs the rules for one event on the loaded state.
+    fn try_apply(&self, overlay: &Overlay<'_>, event: &Inbound) -> Attempt {
         let now = business_time(event.meta.time, &event.event);
-        for _ in 0..MAX_LOAD_ROUNDS {
-            let attempt = catch_unwind(AssertUnwindSafe(|| {
-                let mut ws = Workspace::new(&*overlay, &self.rules, event.meta.id.clone(), now);
-                match domain::apply(&mut ws, &event.event) {
-                    Ok(()) => Ok(ws.into_decision()),
-                    Err(_) => Err(ws.take_missing()),
-                }
-            }));
-            match attempt {
-                Ok(Ok(decision)) => return Ok(Ok(decision)),
-                Ok(Err(missing)) if missing.is_empty() => {
-                    return Ok(Err("a rule reported missing state without naming it".into()));
-                }
-                Ok(Err(missing)) => overlay.resolve(conn, &missing).await?,
-                Err(panic) => return Ok(Err(format!("rule panicked: {}", panic_message(&panic)))),
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            let mut ws = Workspace::new(overlay, &self.rules, event.meta.id.clone(), now);
+            match domain::apply(&mut ws, &event.event) {
+                Ok(()) => Ok(ws.into_decision()),
+                Err(_) => Err(ws.take_missing()),
             }
+        }));
+        match attempt {
+            Ok(Ok(decision)) => Attempt::Decided(decision),
+            Ok(Err(missing)) if missing.is_empty() => {
+                Attempt::Failed("a rule reported missing state without naming it".into())
+            }
+            Ok(Err(missing)) => Attempt::Missing(missing),
+            Err(panic) => Attempt::Failed(format!("rule panicked: {}", panic_message(&panic))),
         }
-        Ok(Err(format!("state still missing after {MAX_LOAD_ROUNDS} load rounds")))
     }
+}
+
+/// One run of the rules for one event.
+enum Attempt {
+    Decided(domain::state::Decision),
+    /// Load this and run again.
+    Missing(Missing),
+    /// A failure confined to this event (a bug or an inconsistency).
+    Failed(String),
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -133,15 +133,9 @@ impl InternalEvent for BatchApplied<'_> {
     fn emit(self) {
         histogram!("collab_batch_size").record(self.size as f64);
         histogram!("collab_apply_seconds").record(self.elapsed.as_secs_f64());
-        for t in self.applied {
-            counter!("collab_events_applied_total", "type" => (*t).to_owned()).increment(1);
-        }
-        for t in self.duplicates {
-            counter!("collab_events_duplicate_total", "type" => (*t).to_owned()).increment(1);
-        }
-        for t in self.outcomes {
-            counter!("collab_outcomes_decided_total", "type" => (*t).to_owned()).increment(1);
-        }
+        count_by_type("collab_events_applied_total", self.applied);
+        count_by_type("collab_events_duplicate_total", self.duplicates);
+        count_by_type("collab_outcomes_decided_total", self.outcomes);
         tracing::debug!(
             size = self.size,
             applied = self.applied.len(),
@@ -183,21 +177,34 @@ pub struct OutcomesPublished<'a> {
 
 impl InternalEvent for OutcomesPublished<'_> {
     fn emit(self) {
-        for t in self.types {
-            counter!("collab_outcomes_published_total", "type" => (*t).to_owned()).increment(1);
-        }
+        count_by_type("collab_outcomes_published_total", self.types);
+        count_by_type("collab_outcomes_unroutable_total", self.unroutable);
         for t in self.unroutable {
             // Once per type and process: the metric counts every one.
             if warn_once(t) {
                 tracing::warn!(
                     outcome.type = *t,
                     "no queue is bound for this outcome type; published outcomes of it are dropped by the broker \
-                     and kept in the outbox ledger (unroutable = true)"
+                     and kept in the outbox ledger (outbox_unroutable)"
                 );
             }
-            counter!("collab_outcomes_unroutable_total", "type" => (*t).to_owned()).increment(1);
         }
         histogram!("collab_relay_seconds").record(self.elapsed.as_secs_f64());
+    }
+}
+
+/// One counter update per type and batch rather than per item: labels are
+/// looked up once, which matters at thousands of events per second.
+fn count_by_type(name: &'static str, types: &[&str]) {
+    let mut counts: Vec<(&str, u64)> = Vec::new();
+    for t in types {
+        match counts.iter_mut().find(|(seen, _)| seen == t) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((t, 1)),
+        }
+    }
+    for (t, n) in counts {
+        counter!(name, "type" => t.to_owned()).increment(n);
     }
 }
 

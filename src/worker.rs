@@ -15,7 +15,7 @@ use anyhow::Context;
 use backon::BackoffBuilder;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::amqp::consumer::{Consumer, Stopped};
 use crate::amqp::dead_letter::DeadLetters;
@@ -140,8 +140,11 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         return finish(server).await;
     };
     health.migrated.store(true, Ordering::SeqCst);
-    let pipeline = Pipeline::new(pool.clone(), settings.rules.to_rules());
-    let relay_wake = Arc::new(Notify::new());
+    let pipeline = Pipeline::new(
+        pool.clone(),
+        settings.rules.to_rules(),
+        settings.consumer.state_cache_docs,
+    );
 
     loop {
         let Some(session) = until_available("RabbitMQ", || open_session(&settings), &mut stop).await else {
@@ -149,14 +152,9 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         };
         health.topology.store(true, Ordering::SeqCst);
         let (relay_stop_tx, relay_stop_rx) = watch::channel(false);
+        let (relay_feed, feed) = tokio::sync::mpsc::unbounded_channel();
         let relay = tokio::spawn(
-            Relay {
-                pool: pool.clone(),
-                channel: session.relay.clone(),
-                settings: settings.relay.clone(),
-                wake: relay_wake.clone(),
-            }
-            .run(relay_stop_rx),
+            Relay::new(pool.clone(), session.relay.clone(), settings.relay.clone()).run(feed, relay_stop_rx),
         );
         tracing::info!("consuming");
         let stopped = Consumer {
@@ -164,7 +162,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
             dead_letters: DeadLetters::new(session.dead_letters.clone()),
             pipeline: pipeline.clone(),
             settings: settings.consumer.clone(),
-            relay_wake: relay_wake.clone(),
+            relay_feed,
             consuming: health.consuming.clone(),
         }
         .run(stop_rx.clone())

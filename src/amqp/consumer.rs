@@ -23,13 +23,13 @@ use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::dead_letter::{DeadLetterError, DeadLetters};
 use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
 use crate::pipeline::{Pipeline, Verdict};
-use crate::store::outbox::OutboxRow;
+use crate::store::outbox::Pending;
 use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
 use crate::wire::envelope::{self, Inbound};
 
@@ -50,8 +50,9 @@ pub struct Consumer {
     pub dead_letters: DeadLetters,
     pub pipeline: Pipeline,
     pub settings: ConsumerSettings,
-    /// Wakes the relay after a commit.
-    pub relay_wake: Arc<Notify>,
+    /// Hands committed outcomes to the relay, which publishes them without
+    /// reading them back when they continue its cursor.
+    pub relay_feed: mpsc::UnboundedSender<Vec<Pending>>,
     /// Whether deliveries are flowing (for `/readyz`).
     pub consuming: Arc<AtomicBool>,
 }
@@ -250,8 +251,10 @@ impl Consumer {
             let started = Instant::now();
             match self.pipeline.apply(events).await {
                 Ok((verdicts, outbox)) => {
-                    self.relay_wake.notify_one();
                     self.report(events, &verdicts, &outbox, started.elapsed());
+                    if self.relay_feed.send(outbox).is_err() {
+                        tracing::debug!("relay stopped; it will read these outcomes from the outbox");
+                    }
                     return Some(Ok(verdicts));
                 }
                 Err(error) if error.is_transient() => {
@@ -313,7 +316,7 @@ impl Consumer {
         self.dead_letter(delivery, APPLY_FAILED, &reason).await.is_ok()
     }
 
-    fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[OutboxRow], elapsed: Duration) {
+    fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[Pending], elapsed: Duration) {
         let mut applied = Vec::new();
         let mut duplicates = Vec::new();
         for (event, verdict) in events.iter().zip(verdicts) {

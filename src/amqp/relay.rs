@@ -1,12 +1,13 @@
 //! The outbox relay: publishes committed outcomes to `collab.outcomes` with
 //! publisher confirms, mandatory and persistent, then marks them published.
 //!
-//! One relay runs at a time across all workers (an advisory lock held for
-//! the relay transaction), so outcomes leave in the order they were decided.
-//! A row is marked published only after the broker confirmed it; a crash in
-//! between publishes it again with the same id, which consumers deduplicate.
+//! One relay runs at a time across all workers (it holds the row of
+//! `relay_cursor` for its transaction), so outcomes leave in the order they
+//! were decided. The cursor moves only after the broker confirmed every
+//! message of the round; a crash in between publishes them again with the
+//! same ids, which consumers deduplicate.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
@@ -14,16 +15,14 @@ use lapin::Confirmation;
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel};
 use sqlx::PgPool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::topology::OUTCOMES_EXCHANGE;
 use crate::config::RelaySettings;
+use crate::store::outbox::Pending;
 use crate::store::{StoreError, outbox};
 use crate::telemetry::{self, InternalEvent, OutcomesPublished};
 use crate::wire::envelope::CONTENT_TYPE;
-
-/// Advisory lock key of the relay ("relay" in ASCII).
-const RELAY_LOCK: i64 = 0x72_656c_6179;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -47,20 +46,46 @@ pub struct Relay {
     pub pool: PgPool,
     pub channel: Channel,
     pub settings: RelaySettings,
-    pub wake: Arc<Notify>,
+    /// Outcomes this process committed, in `seq` order, not yet published.
+    buffer: VecDeque<Pending>,
 }
 
+/// Rows kept in memory for the relay at most; beyond that it reads them
+/// back from the outbox (nothing is lost, only the shortcut).
+const BUFFER_LIMIT: usize = 20_000;
+
 impl Relay {
+    pub fn new(pool: PgPool, channel: Channel, settings: RelaySettings) -> Self {
+        Self {
+            pool,
+            channel,
+            settings,
+            buffer: VecDeque::new(),
+        }
+    }
+
     /// Publishes until shutdown, then flushes what is left (bounded wait).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// `feed` brings what this process commits; the outbox table has
+    /// everything, including what other processes or a crash left.
+    pub async fn run(mut self, mut feed: mpsc::UnboundedReceiver<Vec<Pending>>, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let mut feeding = true;
         loop {
             tokio::select! {
-                _ = self.wake.notified() => {}
+                rows = feed.recv(), if feeding => match rows {
+                    Some(rows) => self.remember(rows),
+                    None => feeding = false,
+                },
                 _ = tokio::time::sleep(poll) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
+            while let Ok(rows) = feed.try_recv() {
+                self.remember(rows);
+            }
             self.drain().await;
+        }
+        while let Ok(rows) = feed.try_recv() {
+            self.remember(rows);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -75,8 +100,15 @@ impl Relay {
         }
     }
 
+    fn remember(&mut self, rows: Vec<Pending>) {
+        self.buffer.extend(rows);
+        while self.buffer.len() > BUFFER_LIMIT {
+            self.buffer.pop_front();
+        }
+    }
+
     /// Rounds until the outbox is empty (or another relay has it).
-    async fn drain(&self) {
+    async fn drain(&mut self) {
         let mut backoff = crate::amqp::consumer::retry_schedule().build();
         let mut busy_rounds = 0;
         loop {
@@ -110,31 +142,42 @@ impl Relay {
         let Ok(mut conn) = self.pool.acquire().await else {
             return;
         };
-        if let (Ok(age), Ok(pending)) = (
-            outbox::oldest_unpublished_age(&mut conn).await,
-            outbox::unpublished_count(&mut conn).await,
-        ) {
+        if let Ok((age, pending)) = outbox::lag(&mut conn).await {
             telemetry::outbox_lag(age, pending);
         }
     }
 
-    /// One transaction: claim, publish all (pipelined), await every
-    /// confirm, mark published.
-    pub async fn round(&self) -> Result<Round, RelayError> {
+    /// One transaction: take the cursor, take the rows after it — from
+    /// memory when this process committed them, else from the outbox —
+    /// publish them all (pipelined), await every confirm, move the cursor.
+    pub async fn round(&mut self) -> Result<Round, RelayError> {
         let started = Instant::now();
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-            .bind(RELAY_LOCK)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        if !locked {
+        let Some(cursor) = outbox::lock_cursor(&mut tx).await? else {
             return Ok(Round::Busy);
+        };
+        while self.buffer.front().is_some_and(|row| row.seq <= cursor) {
+            self.buffer.pop_front();
         }
-        let rows = outbox::claim(&mut tx, self.settings.batch_size).await?;
-        if rows.is_empty() {
+        let limit = usize::try_from(self.settings.batch_size).unwrap_or(1).max(1);
+        // From memory only if it continues the cursor without a gap.
+        let in_memory = self
+            .buffer
+            .iter()
+            .zip(cursor + 1..)
+            .take(limit)
+            .take_while(|(row, expected)| row.seq == *expected)
+            .count();
+        let read: Vec<Pending>;
+        let rows: Vec<&Pending> = if in_memory > 0 {
+            self.buffer.iter().take(in_memory).collect()
+        } else {
+            read = outbox::after(&mut tx, cursor, self.settings.batch_size).await?;
+            read.iter().collect()
+        };
+        let (Some(first), Some(last)) = (rows.first().map(|r| r.seq), rows.last().map(|r| r.seq)) else {
             return Ok(Round::Published(0));
-        }
+        };
         let mut confirms = Vec::with_capacity(rows.len());
         for row in &rows {
             let confirm = self
@@ -152,19 +195,15 @@ impl Relay {
                 .await?;
             confirms.push(confirm);
         }
-        let mut published = Vec::with_capacity(rows.len());
         let mut unroutable = Vec::new();
         for (row, confirm) in rows.iter().zip(confirms) {
             match confirm.await? {
-                Confirmation::Ack(None) => published.push(row.seq),
-                Confirmation::Ack(Some(_returned)) => {
-                    published.push(row.seq);
-                    unroutable.push(row.seq);
-                }
+                Confirmation::Ack(None) => {}
+                Confirmation::Ack(Some(_returned)) => unroutable.push(row.seq),
                 Confirmation::Nack(_) | Confirmation::NotRequested => return Err(RelayError::Nacked(row.id)),
             }
         }
-        outbox::mark_published(&mut tx, &published, &unroutable).await?;
+        outbox::mark_published(&mut tx, first, last, &unroutable).await?;
         tx.commit().await.map_err(StoreError::from)?;
         let types: Vec<&str> = rows.iter().map(|r| r.type_name.as_str()).collect();
         let unroutable_types: Vec<&str> = rows
@@ -178,7 +217,11 @@ impl Relay {
             elapsed: started.elapsed(),
         }
         .emit();
-        Ok(Round::Published(rows.len()))
+        let published = rows.len();
+        if in_memory > 0 {
+            self.buffer.drain(..in_memory);
+        }
+        Ok(Round::Published(published))
     }
 }
 

@@ -11,6 +11,8 @@
 //! violation, a pause, a block, a dispute) are replayed with them, so a late
 //! order ends as if it had arrived in order.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 
 use super::state::{
@@ -95,8 +97,8 @@ fn best_campaign(
         return Ok(None);
     }
     let keys: Vec<_> = ids.iter().map(|c| (c.clone(), creator.id.clone())).collect();
-    let campaigns = ws.get_many::<Campaign>(&ids)?;
-    let participations = ws.get_many::<Participation>(&keys)?;
+    let campaigns = ws.read_many::<Campaign>(&ids)?;
+    let participations = ws.read_many::<Participation>(&keys)?;
     let t = paid.time;
     let mut best: Option<(Rate, Time, CampaignId, Option<Rate>)> = None;
     for (campaign, participation) in campaigns.into_iter().zip(participations) {
@@ -174,11 +176,12 @@ pub fn order_paid(ws: &mut Workspace<'_>, e: &OrderPaid) -> Result<(), Miss> {
         ws.put(order);
         return Ok(());
     }
-    let mut product = ws
-        .get::<Product>(&e.product_id)?
-        .unwrap_or_else(|| Product::new(e.product_id.clone()));
+    let product = ws
+        .read::<Product>(&e.product_id)?
+        .unwrap_or_else(|| Arc::new(Product::new(e.product_id.clone())));
     if !product.is_known() {
         // Kept until `product.updated` arrives (rules.md conventions).
+        let mut product = Arc::unwrap_or_clone(product);
         order.awaiting_product = true;
         product.waiting_orders.push(order.id.clone());
         ws.put(product);
@@ -214,13 +217,13 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product) -> Resul
     };
     let t = paid.time;
     let creator = ws
-        .get::<Creator>(&creator_id)?
-        .unwrap_or_else(|| Creator::new(creator_id.clone()));
+        .read::<Creator>(&creator_id)?
+        .unwrap_or_else(|| Arc::new(Creator::new(creator_id.clone())));
     let pair_id = (paid.seller_id.clone(), creator_id.clone());
     let pair = ws
-        .get::<Pair>(&pair_id)?
-        .unwrap_or_else(|| Pair::new(pair_id.0.clone(), pair_id.1.clone()));
-    let disputes: Vec<Dispute> = ws.get_many::<Dispute>(&pair.disputes)?.into_iter().flatten().collect();
+        .read::<Pair>(&pair_id)?
+        .unwrap_or_else(|| Arc::new(Pair::new(pair_id.0.clone(), pair_id.1.clone())));
+    let disputes: Vec<Arc<Dispute>> = ws.read_many::<Dispute>(&pair.disputes)?.into_iter().flatten().collect();
 
     let decision = decide_rate(ws, &paid, &creator, &pair, product)?;
     let authorized = match (&paid.content_id, paid.via_shop_ads) {
@@ -435,8 +438,8 @@ fn progress_changed(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> {
         return Ok(());
     };
     let creator = ws
-        .get::<Creator>(&creator_id)?
-        .unwrap_or_else(|| Creator::new(creator_id));
+        .read::<Creator>(&creator_id)?
+        .unwrap_or_else(|| Arc::new(Creator::new(creator_id)));
     sample::order_applied(ws, order, &creator)
 }
 

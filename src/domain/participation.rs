@@ -171,7 +171,7 @@ pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> Result<(), M
     commission::content_arrived(ws, &mut content)?;
     ws.put(content);
 
-    let Some(creator) = ws.get::<Creator>(&e.creator_id)? else {
+    let Some(creator) = ws.read::<Creator>(&e.creator_id)? else {
         return Ok(());
     };
     for (campaign_id, _) in &creator.participations {
@@ -229,8 +229,8 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> 
         },
     );
     let creator = ws
-        .get::<Creator>(creator_id)?
-        .unwrap_or_else(|| Creator::new(creator_id.clone()));
+        .read::<Creator>(creator_id)?
+        .unwrap_or_else(|| std::sync::Arc::new(Creator::new(creator_id.clone())));
     evaluate(ws, &mut campaign, &mut p, &creator, paid.time);
     ws.put(p);
     ws.put(campaign);

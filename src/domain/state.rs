@@ -9,6 +9,7 @@
 //! from a clean slate and a rule is all-or-nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -86,7 +87,10 @@ pub trait Aggregate: Clone + Sized {
     type Id: Clone;
     fn id(&self) -> Self::Id;
     fn key_of(id: &Self::Id) -> Key;
+    /// An owned copy, to change and put back.
     fn from_doc(doc: Doc) -> Option<Self>;
+    /// A shared, read-only view (no copy).
+    fn shared(doc: &Doc) -> Option<Arc<Self>>;
     fn into_doc(self) -> Doc;
     fn key(&self) -> Key {
         Self::key_of(&self.id())
@@ -101,10 +105,11 @@ macro_rules! aggregates {
             $($agg($id)),*
         }
 
-        /// One aggregate, whichever its type.
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        /// One aggregate, whichever its type. Shared: cloning a document
+        /// is cheap, and a rule that only reads one never copies it.
+        #[derive(Clone, Debug, PartialEq)]
         pub enum Doc {
-            $($agg($agg)),*
+            $($agg(Arc<$agg>)),*
         }
 
         impl Key {
@@ -132,7 +137,7 @@ macro_rules! aggregates {
             /// Reads a stored body; `kind` decides its type.
             pub fn from_json_text(kind: &str, body: &str) -> Result<Doc, String> {
                 match kind {
-                    $($kind => serde_json::from_str::<$agg>(body).map(Doc::$agg).map_err(|e| e.to_string()),)*
+                    $($kind => serde_json::from_str::<$agg>(body).map(|a| Doc::$agg(Arc::new(a))).map_err(|e| e.to_string()),)*
                     other => Err(format!("unknown aggregate kind {other:?}")),
                 }
             }
@@ -140,7 +145,7 @@ macro_rules! aggregates {
             /// The stored body: the aggregate as JSON text.
             pub fn to_json_text(&self) -> String {
                 let text = match self {
-                    $(Doc::$agg(a) => serde_json::to_string(a)),*
+                    $(Doc::$agg(a) => serde_json::to_string(&**a)),*
                 };
                 // Aggregates are plain data with string map keys: serialization cannot fail.
                 text.unwrap_or_default()
@@ -157,14 +162,17 @@ macro_rules! aggregates {
                     Key::$agg(id.clone())
                 }
                 fn from_doc(doc: Doc) -> Option<Self> {
+                    Self::shared(&doc).map(Arc::unwrap_or_clone)
+                }
+                fn shared(doc: &Doc) -> Option<Arc<Self>> {
                     match doc {
-                        Doc::$agg(a) => Some(a),
+                        Doc::$agg(a) => Some(Arc::clone(a)),
                         #[allow(unreachable_patterns)]
                         _ => None,
                     }
                 }
                 fn into_doc(self) -> Doc {
-                    Doc::$agg(self)
+                    Doc::$agg(Arc::new(self))
                 }
             }
         )*
@@ -413,8 +421,20 @@ impl<'a> Workspace<'a> {
         }
     }
 
+    /// An owned copy of an aggregate, to change and [`put`](Self::put) back.
     pub fn get<A: Aggregate>(&mut self, id: &A::Id) -> Result<Option<A>, Miss> {
         Ok(self.doc(&A::key_of(id))?.and_then(A::from_doc))
+    }
+
+    /// A read-only view of an aggregate, without copying it.
+    pub fn read<A: Aggregate>(&mut self, id: &A::Id) -> Result<Option<Arc<A>>, Miss> {
+        Ok(self.doc(&A::key_of(id))?.as_ref().and_then(A::shared))
+    }
+
+    /// Read-only views of several aggregates (see [`get_many`](Self::get_many)).
+    pub fn read_many<A: Aggregate>(&mut self, ids: &[A::Id]) -> Result<Vec<Option<Arc<A>>>, Miss> {
+        let results: Vec<_> = ids.iter().map(|id| self.read::<A>(id)).collect();
+        results.into_iter().collect()
     }
 
     /// Reads several aggregates, recording every one that is missing before

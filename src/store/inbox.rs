@@ -40,7 +40,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), St
     let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     sqlx::query(
         "INSERT INTO inbox (event_id, type, source, event_time, outcomes, body) \
-         SELECT i, t, s, tm, o, b::json \
+         SELECT i, t, s, tm, o, b \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[]) AS u(i, t, s, tm, o, b)",
     )
     .bind(&ids)

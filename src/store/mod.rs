@@ -1,6 +1,7 @@
 //! PostgreSQL: bootstrap (create the database, apply `migrations/`), and the
 //! three tables of the pipeline — inbox, state, outbox.
 
+pub mod cache;
 pub mod inbox;
 pub mod outbox;
 pub mod state;

@@ -7,20 +7,28 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
 use super::StoreError;
+use super::cache::DocCache;
 use crate::domain::state::{Doc, Key, Lookup, Miss, Missing, Query};
 
-/// Aggregates of one batch: loaded from the table (`Some`/`None` = exists or
-/// not) or changed by the rules, plus the answers of the queries run.
-#[derive(Default)]
-pub struct Overlay {
+/// Aggregates of one batch, over the process's cache: loaded from the table
+/// (`Some`/`None` = exists or not) or changed by the rules, plus the answers
+/// of the queries run.
+pub struct Overlay<'c> {
+    cache: &'c DocCache,
     docs: HashMap<Key, Option<Doc>>,
     dirty: BTreeSet<Key>,
+    /// Read from the table in this batch (the cache has not seen them).
+    fetched: Vec<Key>,
     queries: HashMap<Query, Vec<Key>>,
 }
 
-impl Lookup for Overlay {
+impl Lookup for Overlay<'_> {
     fn doc(&self, key: &Key) -> Result<Option<&Doc>, Miss> {
-        self.docs.get(key).map(Option::as_ref).ok_or(Miss)
+        self.docs
+            .get(key)
+            .or_else(|| self.cache.get(key))
+            .map(Option::as_ref)
+            .ok_or(Miss)
     }
 
     fn query(&self, query: &Query) -> Result<Vec<Key>, Miss> {
@@ -28,6 +36,7 @@ impl Lookup for Overlay {
     }
 
     fn resident(&self, kind: &str) -> Vec<Key> {
+        // The cache is committed state: the stored answer covers it.
         self.docs.keys().filter(|k| k.kind() == kind).cloned().collect()
     }
 }
@@ -41,7 +50,17 @@ fn decode_row(row: &sqlx::postgres::PgRow) -> Result<(Key, Doc), StoreError> {
     Ok((decoded, doc))
 }
 
-impl Overlay {
+impl<'c> Overlay<'c> {
+    pub fn new(cache: &'c DocCache) -> Self {
+        Self {
+            cache,
+            docs: HashMap::new(),
+            dirty: BTreeSet::new(),
+            fetched: Vec::new(),
+            queries: HashMap::new(),
+        }
+    }
+
     /// Loads what the rules found missing: keys not yet held, and queries.
     pub async fn resolve(&mut self, conn: &mut PgConnection, missing: &Missing) -> Result<(), StoreError> {
         self.load(conn, &missing.keys).await?;
@@ -51,16 +70,20 @@ impl Overlay {
         Ok(())
     }
 
-    /// Loads aggregates by key in one statement; absent ones are recorded as such.
+    /// Loads aggregates by key that neither this batch nor the cache holds,
+    /// in one statement; absent ones are recorded as such.
     pub async fn load(&mut self, conn: &mut PgConnection, keys: &[Key]) -> Result<(), StoreError> {
-        let wanted: Vec<&Key> = keys.iter().filter(|k| !self.docs.contains_key(k)).collect();
+        let wanted: Vec<&Key> = keys
+            .iter()
+            .filter(|k| !self.docs.contains_key(k) && self.cache.get(k).is_none())
+            .collect();
         if wanted.is_empty() {
             return Ok(());
         }
         let kinds: Vec<&str> = wanted.iter().map(|k| k.kind()).collect();
         let encoded: Vec<String> = wanted.iter().map(|k| k.encode()).collect();
         let rows = sqlx::query(
-            "SELECT s.kind, s.key, s.body::text AS body FROM state s \
+            "SELECT s.kind, s.key, s.body FROM state s \
              JOIN UNNEST($1::text[], $2::text[]) AS w(kind, key) ON s.kind = w.kind AND s.key = w.key",
         )
         .bind(&kinds)
@@ -69,6 +92,7 @@ impl Overlay {
         .await?;
         for key in wanted {
             self.docs.insert(key.clone(), None);
+            self.fetched.push(key.clone());
         }
         for row in rows {
             let (key, doc) = decode_row(&row)?;
@@ -84,14 +108,14 @@ impl Overlay {
         }
         let rows = match query {
             Query::PendingOrdersOf(creator) => {
-                sqlx::query("SELECT kind, key, body::text AS body FROM state WHERE kind = 'order' AND pending AND creator_id = $1")
+                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'order' AND pending AND creator_id = $1")
                     .bind(creator.as_str())
                     .fetch_all(&mut *conn)
                     .await?
             }
             Query::OrdersOfCreatorProduct(creator, product) => {
                 sqlx::query(
-                    "SELECT kind, key, body::text AS body FROM state WHERE kind = 'order' AND creator_id = $1 AND product_id = $2",
+                    "SELECT kind, key, body FROM state WHERE kind = 'order' AND creator_id = $1 AND product_id = $2",
                 )
                 .bind(creator.as_str())
                 .bind(product.as_str())
@@ -99,15 +123,13 @@ impl Overlay {
                 .await?
             }
             Query::ParticipationsOf(campaign) => {
-                sqlx::query(
-                    "SELECT kind, key, body::text AS body FROM state WHERE kind = 'participation' AND campaign_id = $1",
-                )
-                .bind(campaign.as_str())
-                .fetch_all(&mut *conn)
-                .await?
+                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'participation' AND campaign_id = $1")
+                    .bind(campaign.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?
             }
             Query::TimersDue(now) => {
-                sqlx::query("SELECT kind, key, body::text AS body FROM state WHERE kind = 'timer' AND due_at <= $1")
+                sqlx::query("SELECT kind, key, body FROM state WHERE kind = 'timer' AND due_at <= $1")
                     .bind(now)
                     .fetch_all(&mut *conn)
                     .await?
@@ -116,7 +138,12 @@ impl Overlay {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             let (key, doc) = decode_row(&row)?;
-            self.docs.entry(key.clone()).or_insert(Some(doc));
+            // What this batch changed, and what the cache holds, is newer
+            // than or equal to the stored row.
+            if !self.docs.contains_key(&key) && self.cache.get(&key).is_none() {
+                self.docs.insert(key.clone(), Some(doc));
+                self.fetched.push(key.clone());
+            }
             keys.push(key);
         }
         self.queries.insert(query.clone(), keys);
@@ -135,6 +162,15 @@ impl Overlay {
         self.dirty.len()
     }
 
+    /// What the cache lacks once this batch committed: what it wrote and
+    /// what it read from the table (what came from the cache is there).
+    pub fn into_docs(mut self) -> Vec<(Key, Option<Doc>)> {
+        let keys: BTreeSet<Key> = self.fetched.drain(..).chain(self.dirty.iter().cloned()).collect();
+        keys.into_iter()
+            .filter_map(|k| self.docs.remove(&k).map(|d| (k, d)))
+            .collect()
+    }
+
     /// Writes every changed aggregate: one upsert, one delete.
     pub async fn flush(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
         let mut upsert = Upsert::default();
@@ -151,7 +187,7 @@ impl Overlay {
         if !upsert.kinds.is_empty() {
             sqlx::query(
                 "INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at) \
-                 SELECT k, key, b::json, cm, cr, pr, pe, du FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+                 SELECT k, key, b, cm, cr, pr, pe, du FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
                      $5::text[], $6::text[], $7::bool[], $8::timestamptz[]) AS u(k, key, b, cm, cr, pr, pe, du) \
                  ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id, \
                  creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending, \

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::events::Event;
@@ -67,23 +68,64 @@ pub struct Malformed {
     pub type_name: Option<String>,
 }
 
-/// Parses one message body.
-pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| Malformed {
-        kind: MalformedKind::InvalidJson,
-        detail: e.to_string(),
-        id: None,
-        type_name: None,
-    })?;
-    // Valid JSON is valid UTF-8.
-    let raw = String::from_utf8_lossy(body).into_owned();
-    parse_value(value, raw)
+/// The top-level attributes of a message, each left as raw JSON so that the
+/// body is read once and `data` goes straight into its typed struct.
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    #[serde(borrow, default)]
+    specversion: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    type_name: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    time: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    subject: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    correlationid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    traceparent: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
 }
 
-fn parse_value(body: serde_json::Value, raw: String) -> Result<Inbound, Malformed> {
-    let text = |name: &str| body.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
-    let id = text("id").map(str::to_owned);
-    let type_name = text("type").map(str::to_owned);
+/// A string attribute: `Ok(None)` when absent or null, `Err` when not a string.
+fn text(raw: Option<&RawValue>) -> Result<Option<String>, ()> {
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => serde_json::from_str::<String>(raw.get()).map(Some).map_err(|_| ()),
+    }
+}
+
+/// Parses one message body.
+pub fn parse(body: &[u8]) -> Result<Inbound, Malformed> {
+    let attributes: Attributes<'_> = match serde_json::from_slice(body) {
+        Ok(attributes) => attributes,
+        Err(e) => {
+            let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+            return Err(Malformed {
+                kind: if is_json {
+                    MalformedKind::NotACloudEvent
+                } else {
+                    MalformedKind::InvalidJson
+                },
+                detail: if is_json {
+                    format!("the body is not a CloudEvent object: {e}")
+                } else {
+                    e.to_string()
+                },
+                id: None,
+                type_name: None,
+            });
+        }
+    };
+    let non_empty = |raw| text(raw).ok().flatten().filter(|s| !s.is_empty());
+    let id = non_empty(attributes.id);
+    let type_name = non_empty(attributes.type_name);
     let fail = |kind, detail: String| Malformed {
         kind,
         detail,
@@ -92,47 +134,52 @@ fn parse_value(body: serde_json::Value, raw: String) -> Result<Inbound, Malforme
     };
     let not_ce = |detail: &str| fail(MalformedKind::NotACloudEvent, detail.to_owned());
 
-    if !body.is_object() {
-        return Err(not_ce("the body is not a JSON object"));
+    match text(attributes.specversion) {
+        Ok(Some(v)) if v == "1.0" => {}
+        Ok(Some(other)) => return Err(not_ce(&format!("specversion {other:?} is not \"1.0\""))),
+        _ => return Err(not_ce("specversion: required string attribute is missing")),
     }
-    match body.get("specversion").and_then(|v| v.as_str()) {
-        Some("1.0") => {}
-        Some(other) => return Err(not_ce(&format!("specversion {other:?} is not \"1.0\""))),
-        None => return Err(not_ce("specversion: required string attribute is missing")),
-    }
-    for attribute in ["id", "source", "type", "time"] {
-        if text(attribute).is_none() {
+    let source = non_empty(attributes.source);
+    let time_raw = non_empty(attributes.time);
+    for (attribute, present) in [
+        ("id", id.is_some()),
+        ("source", source.is_some()),
+        ("type", type_name.is_some()),
+        ("time", time_raw.is_some()),
+    ] {
+        if !present {
             return Err(not_ce(&format!(
                 "{attribute}: required non-empty string attribute is missing"
             )));
         }
     }
-    let time_raw = text("time").unwrap_or_default();
+    let time_raw = time_raw.unwrap_or_default();
     let time =
-        rfc3339::parse(time_raw).ok_or_else(|| not_ce(&format!("time: {time_raw:?} is not an RFC 3339 timestamp")))?;
-    let optional = |name: &str| -> Result<Option<String>, Malformed> {
-        match body.get(name) {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(not_ce(&format!("{name}: must be a string"))),
-        }
-    };
+        rfc3339::parse(&time_raw).ok_or_else(|| not_ce(&format!("time: {time_raw:?} is not an RFC 3339 timestamp")))?;
+    let optional = |name: &str, raw| text(raw).map_err(|()| not_ce(&format!("{name}: must be a string")));
     let meta = Meta {
         id: EventId::try_from(id.clone().unwrap_or_default()).map_err(not_ce)?,
-        source: text("source").unwrap_or_default().to_owned(),
+        source: source.unwrap_or_default(),
         type_name: type_name.clone().unwrap_or_default(),
         time,
-        subject: optional("subject")?,
-        correlationid: optional("correlationid")?,
-        traceparent: optional("traceparent")?,
+        subject: optional("subject", attributes.subject)?,
+        correlationid: optional("correlationid", attributes.correlationid)?,
+        traceparent: optional("traceparent", attributes.traceparent)?,
     };
-    let Some(data) = body.get("data") else {
+    let Some(data) = attributes.data else {
         return Err(fail(
             MalformedKind::SchemaViolation,
             "data: required object is missing".into(),
         ));
     };
-    let event = match Event::parse(&meta.type_name, data) {
+    // serde would also read a struct from a JSON array; the contract says object.
+    if !data.get().starts_with('{') {
+        return Err(fail(
+            MalformedKind::SchemaViolation,
+            "data: must be a JSON object".into(),
+        ));
+    }
+    let event = match Event::parse_text(&meta.type_name, data.get()) {
         Ok(Some(event)) => event,
         Ok(None) => {
             return Err(fail(
@@ -142,6 +189,8 @@ fn parse_value(body: serde_json::Value, raw: String) -> Result<Inbound, Malforme
         }
         Err(detail) => return Err(fail(MalformedKind::SchemaViolation, detail)),
     };
+    // Valid JSON is valid UTF-8.
+    let raw = String::from_utf8_lossy(body).into_owned();
     Ok(Inbound { meta, event, raw })
 }
 

@@ -401,7 +401,12 @@ pub struct ClockTicked {
 }
 impl Validate for ClockTicked {}
 
-fn parse_data<T: DeserializeOwned + Validate>(data: &serde_json::Value) -> Result<T, String> {
+fn parse_data<'de, T, D>(data: D) -> Result<T, String>
+where
+    T: DeserializeOwned + Validate,
+    D: serde::Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
     let value: T = serde_path_to_error::deserialize(data).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
@@ -437,7 +442,16 @@ macro_rules! events {
             /// `Ok(None)` when the type is unknown; `Err` describes a schema violation.
             pub fn parse(type_name: &str, data: &serde_json::Value) -> Result<Option<Event>, String> {
                 match type_name {
-                    $($name => parse_data::<$ty>(data).map(|d| Some(Event::$variant(d))),)*
+                    $($name => parse_data::<$ty, _>(data).map(|d| Some(Event::$variant(d))),)*
+                    _ => Ok(None),
+                }
+            }
+
+            /// As [`Event::parse`], from the JSON text of `data` (one pass, no
+            /// intermediate tree).
+            pub fn parse_text(type_name: &str, data: &str) -> Result<Option<Event>, String> {
+                match type_name {
+                    $($name => parse_data::<$ty, _>(&mut serde_json::Deserializer::from_str(data)).map(|d| Some(Event::$variant(d))),)*
                     _ => Ok(None),
                 }
             }

@@ -312,11 +312,7 @@ async fn sigkill_mid_stream_then_restart_loses_nothing_and_decides_nothing_twice
     assert_eq!(env.scalar_i64("SELECT count(*) FROM outbox").await, N as i64);
     assert_eq!(env.scalar_i64("SELECT count(*) FROM inbox").await, N as i64 + 1);
     let deadline = std::time::Instant::now() + WAIT;
-    while env
-        .scalar_i64("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .await
-        > 0
-    {
+    while env.scalar_i64("SELECT count(*) FROM outbox_unpublished").await > 0 {
         assert!(std::time::Instant::now() < deadline, "outbox not drained");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -366,11 +362,7 @@ async fn sigterm_finishes_in_flight_work_flushes_the_outbox_and_exits_zero() {
     let applied = env
         .scalar_i64("SELECT count(*) FROM inbox WHERE type = 'order.paid'")
         .await;
-    assert_eq!(
-        env.scalar_i64("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .await,
-        0
-    );
+    assert_eq!(env.scalar_i64("SELECT count(*) FROM outbox_unpublished").await, 0);
     assert_eq!(env.scalar_i64("SELECT count(*) FROM outbox").await, applied);
     env.restart_worker().await;
     env.outcomes.wait_count("commission.accrued", 50).await;
