@@ -2,9 +2,12 @@
 //! PostgreSQL and RabbitMQ, each test in its own vhost and database. One
 //! test binary with a module per capability keeps link time down.
 
+mod campaigns;
 mod commissions;
 mod common;
 mod compose;
 mod dlq;
+mod enforcement;
 mod ops;
+mod participation;
 mod pipeline;
