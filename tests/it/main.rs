@@ -11,3 +11,4 @@ mod enforcement;
 mod ops;
 mod participation;
 mod pipeline;
+mod scale;
