@@ -18,7 +18,7 @@ use crate::wire::outcomes::{
     CancelReason, CommissionDemoted, OutcomeData, ParticipationStatus, PartnershipAccepted, PartnershipRejected,
     PartnershipRejection, RewardCancelReason, RewardCancelled, SellerViolationNotice,
 };
-use crate::wire::values::{CreatorId, DisputeId, Rate, SellerId};
+use crate::wire::values::{CreatorId, Rate, SellerId};
 
 fn creator(ws: &mut Workspace<'_>, id: &CreatorId) -> Result<Creator, Miss> {
     Ok(ws.get::<Creator>(id)?.unwrap_or_else(|| Creator::new(id.clone())))
@@ -267,13 +267,4 @@ pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablishe
     ws.put(p);
     ws.put(c);
     Ok(())
-}
-
-/// The dispute ids a commission may be held by, for tests and checks.
-pub fn holds(order: &Order) -> Vec<DisputeId> {
-    order
-        .commission
-        .as_ref()
-        .map(|c| c.held_by.iter().cloned().collect())
-        .unwrap_or_default()
 }

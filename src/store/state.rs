@@ -158,10 +158,6 @@ impl<'c> Overlay<'c> {
         }
     }
 
-    pub fn dirty_count(&self) -> usize {
-        self.dirty.len()
-    }
-
     /// What the cache lacks once this batch committed: what it wrote and
     /// what it read from the table (what came from the cache is there).
     pub fn into_docs(mut self) -> Vec<(Key, Option<Doc>)> {
