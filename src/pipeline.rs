@@ -80,7 +80,7 @@ impl Pipeline {
     pub async fn apply(&self, events: &[&Inbound]) -> Result<(Vec<Verdict>, Vec<Pending>), StoreError> {
         // One batch at a time in this process, and the cache is its to use.
         let mut cache = self.cache.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::connecting)?;
         // The row lock serializes apply transactions across processes until
         // commit; the version tells whether the cache is still current.
         let previous: i64 =

@@ -251,6 +251,7 @@ impl Consumer {
             let started = Instant::now();
             match self.pipeline.apply(events).await {
                 Ok((verdicts, outbox)) => {
+                    self.consuming.store(true, Ordering::SeqCst);
                     self.report(events, &verdicts, &outbox, started.elapsed());
                     if self.relay_feed.send(outbox).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
@@ -258,6 +259,9 @@ impl Consumer {
                     return Some(Ok(verdicts));
                 }
                 Err(error) if error.is_transient() => {
+                    // Deliveries are held, not consumed: not ready until the
+                    // database answers again.
+                    self.consuming.store(false, Ordering::SeqCst);
                     let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     ApplyRetry {
                         cause: "transient",

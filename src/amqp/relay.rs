@@ -152,7 +152,7 @@ impl Relay {
     /// publish them all (pipelined), await every confirm, move the cursor.
     pub async fn round(&mut self) -> Result<Round, RelayError> {
         let started = Instant::now();
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::connecting)?;
         let Some(cursor) = outbox::lock_cursor(&mut tx).await? else {
             return Ok(Round::Busy);
         };

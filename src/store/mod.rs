@@ -31,6 +31,13 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
+
+    /// Failing to get a connection at all is always worth retrying, whatever
+    /// the server said (it may refuse connections for a while, restart, or
+    /// be out of slots).
+    pub fn connecting(error: sqlx::Error) -> Self {
+        StoreError::Unavailable(error)
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

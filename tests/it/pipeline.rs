@@ -412,3 +412,59 @@ async fn a_poison_event_is_retried_then_dead_lettered_without_holding_back_the_o
         0
     );
 }
+
+/// The database refuses connections for a while: events wait (unacked),
+/// `/readyz` says 503, and everything is applied once it is back.
+#[tokio::test]
+async fn a_database_outage_is_waited_out_and_loses_nothing() {
+    let env = TestEnv::start_with(vec![("COLLAB_CONSUMER__POOL_SIZE", "2")]).await;
+    with_product(&env).await;
+    while env.scalar_i64("SELECT count(*) FROM inbox").await < 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = |sql: String| async move {
+        let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_SERVER}/postgres"))
+            .await
+            .expect("admin");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut db)
+            .await
+            .expect("admin statement");
+    };
+    // Nobody, superusers included, may connect; existing sessions end.
+    admin(format!(
+        "ALTER DATABASE \"{0}\" ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
+        env.name
+    ))
+    .await;
+    for i in 0..20 {
+        env.send(
+            &format!("o-{i}"),
+            "order.paid",
+            T1,
+            order(&format!("O{i}"), "S1", "P1", Some("C1"), "10.00"),
+        )
+        .await;
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while env.http_get("/readyz").await.0 != 503 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readyz should turn 503 during the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.http_get("/healthz").await.0, 200, "alive all along");
+    admin(format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", env.name)).await;
+    let accrued = env.outcomes.wait_count("commission.accrued", 20).await;
+    assert_eq!(accrued.len(), 20);
+    while env.http_get("/readyz").await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline + WAIT, "ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        env.drain_dlq().await.is_empty(),
+        "an outage is not a reason to dead-letter"
+    );
+}
