@@ -325,7 +325,10 @@ impl Consumer {
         let mut duplicates = Vec::new();
         for (event, verdict) in events.iter().zip(verdicts) {
             match verdict {
-                Verdict::Applied { .. } => applied.push(event.meta.type_name.as_str()),
+                Verdict::Applied { outcomes } => {
+                    tracing::debug!(event.id = %event.meta.id, event.type = %event.meta.type_name, outcomes, "applied");
+                    applied.push(event.meta.type_name.as_str());
+                }
                 Verdict::Duplicate => {
                     tracing::info!(event.id = %event.meta.id, event.type = %event.meta.type_name, "duplicate event; already applied");
                     duplicates.push(event.meta.type_name.as_str());

@@ -205,6 +205,9 @@ impl Relay {
         }
         outbox::mark_published(&mut tx, first, last, &unroutable).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        for row in &rows {
+            tracing::debug!(outcome.id = %row.id, outcome.type = %row.type_name, causationid = %row.causation_id, "published");
+        }
         let types: Vec<&str> = rows.iter().map(|r| r.type_name.as_str()).collect();
         let unroutable_types: Vec<&str> = rows
             .iter()

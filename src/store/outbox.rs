@@ -60,6 +60,7 @@ pub async fn insert(conn: &mut PgConnection, rows: Vec<OutboxRow>) -> Result<Vec
             seq,
             id: row.id,
             type_name: row.type_name,
+            causation_id: row.causation_id,
             body: row.body,
             created_at,
         })
@@ -72,6 +73,7 @@ pub struct Pending {
     pub seq: i64,
     pub id: Uuid,
     pub type_name: String,
+    pub causation_id: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
 }
@@ -89,7 +91,7 @@ pub async fn lock_cursor(conn: &mut PgConnection) -> Result<Option<i64>, StoreEr
 /// The next rows after the cursor, in decision order.
 pub async fn after(conn: &mut PgConnection, cursor: i64, limit: i64) -> Result<Vec<Pending>, StoreError> {
     let rows = sqlx::query(
-        "SELECT seq, id, type, body, created_at FROM outbox \
+        "SELECT seq, id, type, causation_id, body, created_at FROM outbox \
          WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(cursor)
@@ -102,6 +104,7 @@ pub async fn after(conn: &mut PgConnection, cursor: i64, limit: i64) -> Result<V
                 seq: row.try_get("seq")?,
                 id: row.try_get("id")?,
                 type_name: row.try_get("type")?,
+                causation_id: row.try_get("causation_id")?,
                 body: row.try_get("body")?,
                 created_at: row.try_get("created_at")?,
             })

@@ -94,20 +94,50 @@ fn phases() -> Vec<Vec<Value>> {
     let mut orders = Vec::new();
     for i in 0..ORDERS {
         let (s, c) = (i % 2, (i * 7) % 40);
-        let mut o = order(&format!("o{i}"), &format!("s{s}"), &format!("p{s}{}", i % 5), Some(&format!("c{c}")), &format!("{}.{:02}", 10 + i % 90, i % 100));
+        let mut o = order(
+            &format!("o{i}"),
+            &format!("s{s}"),
+            &format!("p{s}{}", i % 5),
+            Some(&format!("c{c}")),
+            &format!("{}.{:02}", 10 + i % 90, i % 100),
+        );
         o["content_id"] = json!(format!("v{c}"));
         o["via_shop_ads"] = json!(i % 3 == 0);
         orders.push(event(&format!("paid-{i}"), "order.paid", &at(30 + (i % 300) as u32), o));
     }
     let refunds: Vec<Value> = (0..ORDERS)
         .step_by(5)
-        .map(|i| event(&format!("refund-{i}"), "order.refunded", &at(400), json!({"order_id": format!("o{i}"), "amount": "3.00"})))
+        .map(|i| {
+            event(
+                &format!("refund-{i}"),
+                "order.refunded",
+                &at(400),
+                json!({"order_id": format!("o{i}"), "amount": "3.00"}),
+            )
+        })
         .collect();
     let settlements: Vec<Value> = (0..ORDERS)
         .filter(|i| i % 2 == 0)
-        .map(|i| event(&format!("settle-{i}"), "order.settled", &at(500), json!({"order_id": format!("o{i}")})))
+        .map(|i| {
+            event(
+                &format!("settle-{i}"),
+                "order.settled",
+                &at(500),
+                json!({"order_id": format!("o{i}")}),
+            )
+        })
         .collect();
-    vec![setup, campaigns, payments, tick, joins, people, orders, refunds, settlements]
+    vec![
+        setup,
+        campaigns,
+        payments,
+        tick,
+        joins,
+        people,
+        orders,
+        refunds,
+        settlements,
+    ]
 }
 
 /// Publishes phase by phase, waiting until each is applied.
@@ -149,7 +179,12 @@ async fn results(env: &TestEnv) -> (BTreeMap<String, Value>, BTreeMap<String, Va
         .expect("orders");
     let commissions = orders
         .into_iter()
-        .map(|(key, body)| (key, serde_json::from_str::<Value>(&body).unwrap_or_default()["commission"].clone()))
+        .map(|(key, body)| {
+            (
+                key,
+                serde_json::from_str::<Value>(&body).unwrap_or_default()["commission"].clone(),
+            )
+        })
         .collect();
     (outcomes, commissions)
 }
@@ -157,7 +192,10 @@ async fn results(env: &TestEnv) -> (BTreeMap<String, Value>, BTreeMap<String, Va
 #[tokio::test]
 async fn three_workers_on_the_same_queues_decide_exactly_what_one_worker_decides() {
     // Small batches and prefetch so that every replica gets deliveries.
-    let settings = vec![("COLLAB_CONSUMER__BATCH_SIZE", "20"), ("COLLAB_CONSUMER__PREFETCH", "40")];
+    let settings = vec![
+        ("COLLAB_CONSUMER__BATCH_SIZE", "20"),
+        ("COLLAB_CONSUMER__PREFETCH", "40"),
+    ];
     let single = TestEnv::start_with(settings.clone()).await;
     run_story(&single).await;
     let (expected_outcomes, expected_commissions) = results(&single).await;
@@ -169,7 +207,11 @@ async fn three_workers_on_the_same_queues_decide_exactly_what_one_worker_decides
     run_story(&replicated).await;
     let (outcomes, commissions) = results(&replicated).await;
 
-    assert!(expected_outcomes.len() > 2_000, "a story worth comparing: {}", expected_outcomes.len());
+    assert!(
+        expected_outcomes.len() > 2_000,
+        "a story worth comparing: {}",
+        expected_outcomes.len()
+    );
     assert_eq!(outcomes.len(), expected_outcomes.len(), "same number of outcomes");
     for (id, body) in &expected_outcomes {
         assert_eq!(outcomes.get(id), Some(body), "outcome {id} differs or is missing");

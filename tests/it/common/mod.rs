@@ -208,6 +208,11 @@ impl TestEnv {
         dir.join(format!("{}-{n}.log", self.name))
     }
 
+    /// What the first worker of this test wrote to its log so far.
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(self.log_path(0)).unwrap_or_default()
+    }
+
     /// Starts a worker process and waits until `/readyz` says 200.
     pub async fn spawn_worker(&self) -> Worker {
         let http_port = free_port();
