@@ -20,7 +20,6 @@
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -71,10 +70,6 @@ impl Pipeline {
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Applies the events in one transaction. `Err` means nothing was
     /// committed; the verdicts say what happened to each event otherwise.
     pub async fn apply(&self, events: &[&Inbound]) -> Result<(Vec<Verdict>, Vec<Pending>), StoreError> {
@@ -98,26 +93,22 @@ impl Pipeline {
         }
         overlay.resolve(&mut tx, &hints).await?;
 
-        let fresh: Vec<&Inbound> = {
-            let mut seen = HashSet::new();
-            events
-                .iter()
-                .copied()
-                .filter(|e| !applied_before.contains(e.meta.id.as_str()) && seen.insert(e.meta.id.as_str()))
-                .collect()
-        };
+        // Applied before, or earlier in this batch: a duplicate.
+        let mut seen = HashSet::new();
+        let fresh: Vec<bool> = ids
+            .iter()
+            .map(|id| !applied_before.contains(*id) && seen.insert(*id))
+            .collect();
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
         let mut probes = 0;
-        let mut next = fresh.iter().peekable();
-        for event in events {
+        for (i, event) in events.iter().enumerate() {
             let id = event.meta.id.as_str();
-            if next.peek().is_none_or(|e| !std::ptr::eq(**e, *event)) {
+            if !fresh[i] {
                 verdicts.push(Verdict::Duplicate);
                 continue;
             }
-            next.next();
             let mut rounds = 0;
             let decision = loop {
                 match self.try_apply(&overlay, event) {
@@ -134,7 +125,8 @@ impl Pipeline {
                         // queries rather than one per event.
                         if probes < MAX_PROBES {
                             probes += 1;
-                            let rest: Vec<&Inbound> = next.clone().copied().collect();
+                            let rest: Vec<&Inbound> =
+                                (i + 1..events.len()).filter(|j| fresh[*j]).map(|j| events[j]).collect();
                             self.discover(&mut tx, &mut overlay, &rest).await?;
                         }
                     }

@@ -150,12 +150,11 @@ impl Consumer {
                         event_type: malformed.type_name.as_deref(),
                     }
                     .emit();
-                    if self
-                        .dead_letter(delivery, malformed.kind.code(), &malformed.detail)
+                    if !self
+                        .dead_letter(delivery, malformed.kind.code(), &malformed.detail, shutdown)
                         .await
-                        .is_err()
                     {
-                        // Not in the DLQ, so not acked: it comes back after recovery.
+                        // Not in the DLQ, so not acked: it comes back.
                         return;
                     }
                 }
@@ -187,29 +186,35 @@ impl Consumer {
         telemetry::consumer_in_flight(0);
     }
 
-    async fn dead_letter(&self, delivery: &Delivery, reason: &str, detail: &str) -> Result<(), DeadLetterError> {
+    /// Puts the delivery in the DLQ, retrying until the broker confirms it.
+    /// `false`: shutdown came first, the delivery stays unacked (and comes
+    /// back). It never gives up otherwise: acking a later delivery with
+    /// `multiple` would also ack this one.
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: &str,
+        detail: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         let mut backoff = retry_schedule().build();
         loop {
-            match self.dead_letters.publish(delivery, reason, detail).await {
-                Ok(()) => return Ok(()),
+            let failure = match self.dead_letters.publish(delivery, reason, detail).await {
+                Ok(()) => return true,
                 Err(DeadLetterError::Broker(error)) => {
                     tracing::warn!(%error, "could not dead-letter; waiting for the broker");
-                    self.dead_letters
-                        .wait_for_recovery(error)
-                        .await
-                        .map_err(DeadLetterError::Broker)?;
-                    // The delivery's acker died with the old channel: the
-                    // broker redelivers it; do not ack.
-                    return Err(DeadLetterError::NotConfirmed);
+                    match self.dead_letters.wait_for_recovery(error).await {
+                        Ok(()) => continue,
+                        Err(error) => error.to_string(),
+                    }
                 }
-                Err(DeadLetterError::NotConfirmed) => {
-                    let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-                    tracing::warn!(
-                        retry_in_ms = delay.as_millis() as u64,
-                        "dead letter not confirmed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
+                Err(DeadLetterError::NotConfirmed) => "the broker did not confirm".to_owned(),
+            };
+            let delay = backoff.next().unwrap_or(Duration::from_secs(1));
+            tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "dead letter not stored; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return false,
             }
         }
     }
@@ -317,7 +322,7 @@ impl Consumer {
             event_type: Some(item.inbound.meta.type_name.as_str()),
         }
         .emit();
-        self.dead_letter(delivery, APPLY_FAILED, &reason).await.is_ok()
+        self.dead_letter(delivery, APPLY_FAILED, &reason, shutdown).await
     }
 
     fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[Pending], elapsed: Duration) {
