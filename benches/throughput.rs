@@ -129,6 +129,8 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         (rng % m as u64) as usize
     };
     let mut orders: Vec<String> = Vec::new();
+    // The latest video of each creator: orders come from content that exists.
+    let mut latest_video: Vec<Option<String>> = vec![None; CREATORS];
     let mut i = 0usize;
     while out.len() < n {
         i += 1;
@@ -142,6 +144,7 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
                 json!({"campaign_id": format!("k-{seller}"), "creator_id": format!("c-{creator}")}),
             )
         } else if roll < 10 {
+            latest_video[creator] = Some(format!("v-{i}"));
             (
                 "content.posted",
                 json!({"content_id": format!("v-{i}"), "creator_id": format!("c-{creator}"), "content_type": "video",
@@ -150,11 +153,13 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         } else if roll < 70 || orders.is_empty() {
             let id = format!("o-{i}");
             orders.push(id.clone());
+            let content = latest_video[creator].clone();
+            let channel = if content.is_some() { "video" } else { "showcase" };
             (
                 "order.paid",
                 json!({"order_id": id, "seller_id": format!("s-{seller}"), "product_id": format!("p-{seller}-{}", next(PRODUCTS_PER_SELLER)),
-                       "creator_id": format!("c-{creator}"), "content_id": format!("v-{}", next(i.max(1))),
-                       "content_type": "video", "via_shop_ads": next(4) == 0, "quantity": 1 + next(3),
+                       "creator_id": format!("c-{creator}"), "content_id": content,
+                       "content_type": channel, "via_shop_ads": content.is_some() && next(4) == 0, "quantity": 1 + next(3),
                        "amount": format!("{}.{:02}", 5 + next(200), next(100)), "currency": "USD"}),
             )
         } else if roll < 80 {
@@ -262,25 +267,22 @@ async fn null_relay(vhost_url: &str, messages: &[(String, Vec<u8>)], batch: usiz
     while relayed < messages.len() {
         let Some(batch) = batches.next().await else { break };
         let deliveries: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
-        let mut confirms = Vec::with_capacity(deliveries.len());
-        for d in &deliveries {
-            confirms.push(
-                publisher
-                    .basic_publish(
-                        "null.out".into(),
-                        d.routing_key.clone(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..BasicPublishOptions::default()
-                        },
-                        &d.data,
-                        BasicProperties::default().with_delivery_mode(2),
-                    )
-                    .await
-                    .expect("publish"),
-            );
-        }
+        // Published the way the worker's relay publishes: all at once, in order.
+        let sends = deliveries.iter().map(|d| {
+            publisher.basic_publish(
+                "null.out".into(),
+                d.routing_key.clone(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &d.data,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+        });
+        let confirms = collab_worker::amqp::publish_in_order(sends.collect()).await;
         for c in confirms {
+            let c = c.expect("publish");
             assert!(c.await.expect("confirm").is_ack());
         }
         if let Some(last) = deliveries.last() {

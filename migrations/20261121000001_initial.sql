@@ -29,7 +29,8 @@ CREATE TABLE state (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (kind, key)
 ) WITH (fillfactor = 80);  -- room for HOT updates: documents change often
-CREATE INDEX state_pending_orders ON state (creator_id) WHERE kind = 'order' AND pending;
+-- Orders of a creator (pending ones are filtered on `pending`; the look-up
+-- is rare) and of a creator and product.
 CREATE INDEX state_creator_product ON state (creator_id, product_id) WHERE kind = 'order';
 CREATE INDEX state_timers_due ON state (due_at) WHERE kind = 'timer';
 CREATE INDEX state_participations ON state (campaign_id) WHERE kind = 'participation';

@@ -25,14 +25,15 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use crate::domain::state::{Key, Missing, Query, Workspace};
+use crate::domain::state::{Doc, Key, Lookup, Missing, Query, Workspace};
 use crate::domain::{self, Rules, business_time};
 use crate::store::cache::DocCache;
 use crate::store::outbox::{OutboxRow, Pending};
 use crate::store::state::Overlay;
-use crate::store::{StoreError, inbox, outbox};
+use crate::store::{StoreError, commit, inbox};
 use crate::wire::envelope::{Inbound, outcome_text};
 use crate::wire::events::Event;
+use crate::wire::values::SellerId;
 
 /// A rule needing more load rounds than this is a bug, not a big state.
 const MAX_LOAD_ROUNDS: usize = 64;
@@ -92,6 +93,11 @@ impl Pipeline {
             prefetch_hints(&event.event, &mut hints);
         }
         overlay.resolve(&mut tx, &hints).await?;
+        let mut follow_ups = Missing::default();
+        for event in events {
+            follow_up_hints(&event.event, &overlay, &mut follow_ups);
+        }
+        overlay.resolve(&mut tx, &follow_ups).await?;
 
         // Applied before, or earlier in this batch: a duplicate.
         let mut seen = HashSet::new();
@@ -156,9 +162,7 @@ impl Pipeline {
                 Err(reason) => verdicts.push(Verdict::Failed(reason)),
             }
         }
-        inbox::insert(&mut tx, &inbox_rows).await?;
-        overlay.flush(&mut tx).await?;
-        let stored = outbox::insert(&mut tx, outbox_rows).await?;
+        let stored = commit::write(&mut tx, &inbox_rows, &overlay.writes(), outbox_rows).await?;
         let written = overlay.into_docs();
         if let Err(error) = tx.commit().await {
             // Committed or not, nobody can tell: trust nothing cached.
@@ -232,10 +236,42 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// What an event will read next, found from what [`prefetch_hints`] loaded:
+/// the campaigns and participations of a creator with a seller, the pair of
+/// a join. One more round trip for the batch instead of a miss per event.
+/// Absent or unloaded documents are skipped: misses still load them.
+fn follow_up_hints(event: &Event, loaded: &dyn Lookup, hints: &mut Missing) {
+    let doc = |key: Key| loaded.doc(&key).ok().flatten();
+    let mut campaigns_of = |creator: &crate::wire::values::CreatorId, seller: Option<&SellerId>| {
+        if let Some(Doc::Creator(c)) = doc(Key::Creator(creator.clone())) {
+            for (campaign, campaign_seller) in &c.participations {
+                if seller.is_none_or(|s| s == campaign_seller) {
+                    hints.add_key(Key::Campaign(campaign.clone()));
+                    hints.add_key(Key::Participation((campaign.clone(), creator.clone())));
+                }
+            }
+        }
+    };
+    match event {
+        Event::OrderPaid(e) => {
+            if let Some(creator) = &e.creator_id {
+                campaigns_of(creator, Some(&e.seller_id));
+            }
+        }
+        Event::ContentPosted(e) => campaigns_of(&e.creator_id, None),
+        Event::CreatorJoinRequested(e) => {
+            if let Some(Doc::Campaign(k)) = doc(Key::Campaign(e.campaign_id.clone())) {
+                hints.add_key(Key::Pair((k.seller_id.clone(), e.creator_id.clone())));
+                hints.add_key(Key::Seller(k.seller_id.clone()));
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Aggregates an event will certainly read, fetched for the whole batch in
 /// one round trip. Only a shortcut: what is not hinted is loaded on a miss.
 fn prefetch_hints(event: &Event, hints: &mut Missing) {
-    use crate::wire::values::SellerId;
     let mut key = |k: Key| hints.add_key(k);
     match event {
         Event::ProductUpdated(e) => key(Key::Product(e.product_id.clone())),

@@ -31,7 +31,7 @@ use crate::config::ConsumerSettings;
 use crate::pipeline::{Pipeline, Verdict};
 use crate::store::outbox::Pending;
 use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
-use crate::wire::envelope::{self, Inbound};
+use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event kept failing to apply.
 pub const APPLY_FAILED: &str = "apply_failed";
@@ -55,6 +55,29 @@ pub struct Consumer {
     pub relay_feed: mpsc::UnboundedSender<Vec<Pending>>,
     /// Whether deliveries are flowing (for `/readyz`).
     pub consuming: Arc<AtomicBool>,
+}
+
+/// What the parsing task hands to the apply loop.
+enum Incoming {
+    Delivery(Box<(Delivery, Result<Inbound, Malformed>)>),
+    /// The consumer stream failed (connection lost).
+    Failure(lapin::Error),
+}
+
+/// Parses every delivery as it arrives.
+async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>) {
+    while let Some(item) = consumer.next().await {
+        let item = match item {
+            Ok(delivery) => {
+                let parsed = envelope::parse(&delivery.data);
+                Incoming::Delivery(Box::new((delivery, parsed)))
+            }
+            Err(error) => Incoming::Failure(error),
+        };
+        if out.send(item).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Events of a batch that parsed, with the delivery each came from.
@@ -82,22 +105,27 @@ impl Consumer {
             Err(e) => return Stopped::Lost(e.to_string()),
         };
         self.consuming.store(true, Ordering::SeqCst);
-        let mut batches = consumer.ready_chunks(self.settings.batch_size.max(1));
-        loop {
-            let batch = tokio::select! {
+        // Parsing happens as deliveries arrive, on another task, so the next
+        // batch is parsed while this one's transaction commits.
+        let (parsed_tx, mut parsed_rx) =
+            mpsc::channel(usize::from(self.settings.prefetch).max(1) + self.settings.batch_size);
+        let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx));
+        let stopped = loop {
+            let mut batch = Vec::with_capacity(self.settings.batch_size);
+            let received = tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|stop| *stop) => return self.stop(Stopped::Shutdown),
-                batch = batches.next() => batch,
+                _ = shutdown.wait_for(|stop| *stop) => break Stopped::Shutdown,
+                n = parsed_rx.recv_many(&mut batch, self.settings.batch_size.max(1)) => n,
             };
-            let Some(batch) = batch else {
-                return self.stop(Stopped::Lost("the broker cancelled the consumer".into()));
-            };
+            if received == 0 {
+                break Stopped::Lost("the broker cancelled the consumer".into());
+            }
             let mut deliveries = Vec::with_capacity(batch.len());
             let mut failure = None;
             for item in batch {
                 match item {
-                    Ok(delivery) => deliveries.push(delivery),
-                    Err(e) => failure = Some(e),
+                    Incoming::Delivery(item) => deliveries.push(*item),
+                    Incoming::Failure(e) => failure = Some(e),
                 }
             }
             if !deliveries.is_empty() {
@@ -109,12 +137,14 @@ impl Consumer {
                 self.consuming.store(false, Ordering::SeqCst);
                 tracing::warn!(%error, "consumer interrupted; waiting for the broker connection to recover");
                 if let Err(e) = self.channel.wait_for_recovery(error).await {
-                    return self.stop(Stopped::Lost(e.to_string()));
+                    break Stopped::Lost(e.to_string());
                 }
                 tracing::info!("consumer recovered");
                 self.consuming.store(true, Ordering::SeqCst);
             }
-        }
+        };
+        parser.abort();
+        self.stop(stopped)
     }
 
     fn stop(&self, why: Stopped) -> Stopped {
@@ -131,12 +161,13 @@ impl Consumer {
 
     /// Handles one batch; returns once every delivery is settled, or when
     /// shutdown interrupts a database outage (deliveries left unacked).
-    async fn handle(&self, deliveries: Vec<Delivery>, shutdown: &mut watch::Receiver<bool>) {
-        telemetry::received(deliveries.len());
-        telemetry::consumer_in_flight(deliveries.len());
-        let mut parsed = Vec::with_capacity(deliveries.len());
-        for (index, delivery) in deliveries.iter().enumerate() {
-            match envelope::parse(&delivery.data) {
+    async fn handle(&self, items: Vec<(Delivery, Result<Inbound, Malformed>)>, shutdown: &mut watch::Receiver<bool>) {
+        telemetry::received(items.len());
+        telemetry::consumer_in_flight(items.len());
+        let mut parsed = Vec::with_capacity(items.len());
+        let mut deliveries = Vec::with_capacity(items.len());
+        for (index, (delivery, result)) in items.into_iter().enumerate() {
+            match result {
                 Ok(inbound) => parsed.push(Parsed { index, inbound }),
                 Err(malformed) => {
                     let id = malformed
@@ -151,7 +182,7 @@ impl Consumer {
                     }
                     .emit();
                     if !self
-                        .dead_letter(delivery, malformed.kind.code(), &malformed.detail, shutdown)
+                        .dead_letter(&delivery, malformed.kind.code(), &malformed.detail, shutdown)
                         .await
                     {
                         // Not in the DLQ, so not acked: it comes back.
@@ -159,6 +190,7 @@ impl Consumer {
                     }
                 }
             }
+            deliveries.push(delivery);
         }
         if !parsed.is_empty() {
             let Some(verdicts) = self.apply_with_retry(&parsed, shutdown).await else {

@@ -178,23 +178,20 @@ impl Relay {
         let (Some(first), Some(last)) = (rows.first().map(|r| r.seq), rows.last().map(|r| r.seq)) else {
             return Ok(Round::Published(0));
         };
-        let mut confirms = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let confirm = self
-                .channel
-                .basic_publish(
-                    OUTCOMES_EXCHANGE.into(),
-                    row.type_name.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    row.body.as_bytes(),
-                    properties(row),
-                )
-                .await?;
-            confirms.push(confirm);
-        }
+        let sends = rows.iter().map(|row| {
+            self.channel.basic_publish(
+                OUTCOMES_EXCHANGE.into(),
+                row.type_name.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                row.body.as_bytes(),
+                properties(row),
+            )
+        });
+        let confirms = crate::amqp::publish_in_order(sends.collect()).await;
+        let confirms: Vec<lapin::PublisherConfirm> = confirms.into_iter().collect::<Result<_, _>>()?;
         let mut unroutable = Vec::new();
         for (row, confirm) in rows.iter().zip(confirms) {
             match confirm.await? {

@@ -27,29 +27,3 @@ pub struct InboxRow {
     /// The event exactly as received.
     pub body: String,
 }
-
-pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
-    let types: Vec<&str> = rows.iter().map(|r| r.type_name.as_str()).collect();
-    let sources: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
-    let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.time).collect();
-    let outcomes: Vec<i32> = rows.iter().map(|r| r.outcomes).collect();
-    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO inbox (event_id, type, source, event_time, outcomes, body) \
-         SELECT i, t, s, tm, o, b \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[]) AS u(i, t, s, tm, o, b)",
-    )
-    .bind(&ids)
-    .bind(&types)
-    .bind(&sources)
-    .bind(&times)
-    .bind(&outcomes)
-    .bind(&bodies)
-    .execute(conn)
-    .await?;
-    Ok(())
-}

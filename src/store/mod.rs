@@ -1,7 +1,9 @@
 //! PostgreSQL: bootstrap (create the database, apply `migrations/`), and the
-//! three tables of the pipeline — inbox, state, outbox.
+//! three tables of the pipeline — inbox, state, outbox — written together by
+//! [`commit::write`].
 
 pub mod cache;
+pub mod commit;
 pub mod inbox;
 pub mod outbox;
 pub mod state;

@@ -1,5 +1,5 @@
-//! The outbox: outcomes written with the state change that decided them, and
-//! read back by the relay.
+//! The outbox: outcomes written with the state change that decided them
+//! (see [`super::commit`]), and read back by the relay.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
@@ -15,56 +15,6 @@ pub struct OutboxRow {
     pub causation_id: String,
     /// The outcome's CloudEvent as JSON text.
     pub body: String,
-}
-
-/// Inserts in decision order; `seq` follows that order, which is the order
-/// the relay publishes in. Returns the rows as stored.
-pub async fn insert(conn: &mut PgConnection, rows: Vec<OutboxRow>) -> Result<Vec<Pending>, StoreError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let types: Vec<&str> = rows.iter().map(|r| r.type_name.as_str()).collect();
-    let causes: Vec<&str> = rows.iter().map(|r| r.causation_id.as_str()).collect();
-    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-    let stored = sqlx::query(
-        "INSERT INTO outbox (id, type, causation_id, body) \
-         SELECT id, type, cause, body FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) \
-         WITH ORDINALITY AS o(id, type, cause, body, n) ORDER BY n \
-         RETURNING seq, created_at",
-    )
-    .bind(&ids)
-    .bind(&types)
-    .bind(&causes)
-    .bind(&bodies)
-    .fetch_all(conn)
-    .await?;
-    if stored.len() != rows.len() {
-        return Err(StoreError::Corrupt(format!(
-            "{} outbox rows inserted, {} returned",
-            rows.len(),
-            stored.len()
-        )));
-    }
-    let mut stored: Vec<(i64, DateTime<Utc>)> = stored
-        .into_iter()
-        .map(|row| Ok((row.try_get("seq")?, row.try_get("created_at")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-    // RETURNING follows insertion order, which follows `n`; sorting by seq
-    // makes that explicit rather than assumed.
-    stored.sort_unstable_by_key(|(seq, _)| *seq);
-    Ok(rows
-        .into_iter()
-        .zip(stored)
-        .map(|(row, (seq, created_at))| Pending {
-            seq,
-            id: row.id,
-            type_name: row.type_name,
-            causation_id: row.causation_id,
-            body: row.body,
-            created_at,
-        })
-        .collect())
 }
 
 /// A stored outcome not yet published.

@@ -167,68 +167,40 @@ impl<'c> Overlay<'c> {
             .collect()
     }
 
-    /// Writes every changed aggregate: one upsert, one delete.
-    pub async fn flush(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
-        let mut upsert = Upsert::default();
-        let (mut delete_kinds, mut delete_keys) = (Vec::new(), Vec::new());
+    /// Every changed aggregate, as column arrays for [`super::commit`].
+    pub fn writes(&self) -> StateWrites {
+        let mut writes = StateWrites::default();
         for key in &self.dirty {
             match self.docs.get(key) {
-                Some(Some(doc)) => upsert.push(key, doc),
+                Some(Some(doc)) => writes.upsert(key, doc),
                 _ => {
-                    delete_kinds.push(key.kind());
-                    delete_keys.push(key.encode());
+                    writes.delete_kinds.push(key.kind());
+                    writes.delete_keys.push(key.encode());
                 }
             }
         }
-        if !upsert.kinds.is_empty() {
-            sqlx::query(
-                "INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at) \
-                 SELECT k, key, b, cm, cr, pr, pe, du FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-                     $5::text[], $6::text[], $7::bool[], $8::timestamptz[]) AS u(k, key, b, cm, cr, pr, pe, du) \
-                 ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id, \
-                 creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending, \
-                 due_at = EXCLUDED.due_at, updated_at = now()",
-            )
-            .bind(&upsert.kinds)
-            .bind(&upsert.keys)
-            .bind(&upsert.bodies)
-            .bind(&upsert.campaigns)
-            .bind(&upsert.creators)
-            .bind(&upsert.products)
-            .bind(&upsert.pending)
-            .bind(&upsert.due)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if !delete_kinds.is_empty() {
-            sqlx::query(
-                "DELETE FROM state s USING UNNEST($1::text[], $2::text[]) AS d(kind, key) \
-                 WHERE s.kind = d.kind AND s.key = d.key",
-            )
-            .bind(&delete_kinds)
-            .bind(&delete_keys)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
+        writes
     }
 }
 
-/// Column arrays of one multi-row upsert.
+/// The changed aggregates of a batch as column arrays: rows to upsert, keys
+/// to delete.
 #[derive(Default)]
-struct Upsert {
-    kinds: Vec<&'static str>,
-    keys: Vec<String>,
-    bodies: Vec<String>,
-    campaigns: Vec<Option<String>>,
-    creators: Vec<Option<String>>,
-    products: Vec<Option<String>>,
-    pending: Vec<bool>,
-    due: Vec<Option<DateTime<Utc>>>,
+pub struct StateWrites {
+    pub kinds: Vec<&'static str>,
+    pub keys: Vec<String>,
+    pub bodies: Vec<String>,
+    pub campaigns: Vec<Option<String>>,
+    pub creators: Vec<Option<String>>,
+    pub products: Vec<Option<String>>,
+    pub pending: Vec<bool>,
+    pub due: Vec<Option<DateTime<Utc>>>,
+    pub delete_kinds: Vec<&'static str>,
+    pub delete_keys: Vec<String>,
 }
 
-impl Upsert {
-    fn push(&mut self, key: &Key, doc: &Doc) {
+impl StateWrites {
+    fn upsert(&mut self, key: &Key, doc: &Doc) {
         let index = doc.index();
         self.kinds.push(key.kind());
         self.keys.push(key.encode());
