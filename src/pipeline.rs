@@ -2,34 +2,43 @@
 //! the pure rules and the database.
 //!
 //! ```text
-//! BEGIN
-//!   bump apply_version (its row lock: one batch at a time, cluster-wide)
+//! decide   (under the lock, or — pipelined — ahead of it, see below)
 //!   inbox: which of these ids were applied before?      → duplicates
 //!   for each new event, in delivery order:
-//!       run the rules on the overlay (cache, then database); on a miss,
-//!       load it — and what the rest of the batch will miss — then rerun
-//!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows
+//!       run the rules on the overlay (batch ahead, cache, then database);
+//!       on a miss, load it — and what the rest of the batch will miss — rerun
+//! commit
+//!   lock apply_version (its row: one batch at a time, cluster-wide)
+//!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows,
+//!   bump apply_version (one statement)
 //! COMMIT                                                 → then ack, relay
 //! ```
 //!
 //! Serializing whole batches on one row lock is the concurrency design:
 //! rules span creators, sellers and campaigns (a violation touches every
 //! commission of a creator; a tick, every due campaign), so any finer
-//! partition would need cross-partition transactions. Batching keeps the
-//! serialized section short per event; see the README's scaling notes.
+//! partition would need cross-partition transactions.
+//!
+//! Pipelining: while batch N writes and commits, batch N+1 is decided on top
+//! of what N decided (its [`Layer`]), reading committed state without the
+//! lock. N+1 then commits only if `apply_version` is exactly N's successor —
+//! that is, nobody else committed in between, so everything it read is what
+//! it would have read under the lock. Otherwise it is decided again. The
+//! rules thus run while the database writes, and results are the same as
+//! one batch after the other.
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use sqlx::PgPool;
-use tokio::sync::Mutex;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::RwLock;
 
 use crate::domain::state::{Doc, Key, Lookup, Missing, Query, Workspace};
 use crate::domain::{self, Rules, business_time};
 use crate::store::cache::DocCache;
 use crate::store::outbox::{OutboxRow, Pending};
-use crate::store::state::Overlay;
+use crate::store::state::{Layer, Overlay, StateWrites};
 use crate::store::{StoreError, commit, inbox};
 use crate::wire::envelope::{Inbound, outcome_text};
 use crate::wire::events::Event;
@@ -41,6 +50,8 @@ const MAX_LOAD_ROUNDS: usize = 64;
 const DISCOVERY_PASSES: usize = 4;
 /// Discovery probes per batch; misses after those load one event at a time.
 const MAX_PROBES: usize = 3;
+/// Takes the apply lock with BEGIN, in one round trip.
+const BEGIN_LOCKED: &str = "BEGIN; SELECT 1 FROM apply_version WHERE id = 1 FOR UPDATE";
 
 /// What happened to one event of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,11 +65,51 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// A batch decided, not yet committed.
+pub struct Decided {
+    pub verdicts: Vec<Verdict>,
+    inbox_rows: Vec<inbox::InboxRow>,
+    outbox_rows: Vec<OutboxRow>,
+    writes: StateWrites,
+    /// What it read and wrote: the next batch reads through it, the cache
+    /// takes it after the commit.
+    pub layer: Arc<Layer>,
+    /// The `apply_version` it was decided at, which the commit must find.
+    version: i64,
+    /// The locked transaction it was decided in, if it was.
+    tx: Option<Transaction<'static, Postgres>>,
+}
+
+impl Decided {
+    /// The `apply_version` once this batch is committed.
+    pub fn version_after(&self) -> i64 {
+        self.version + 1
+    }
+}
+
+/// A batch committed.
+pub struct Committed {
+    pub verdicts: Vec<Verdict>,
+    /// Its outcomes as stored, in `seq` order.
+    pub stored: Vec<Pending>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Another process committed since the batch was decided; decide again.
+    #[error("another worker committed since this batch was decided")]
+    Stale,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Clone)]
 pub struct Pipeline {
     pool: PgPool,
     rules: Rules,
-    cache: Arc<Mutex<DocCache>>,
+    /// Read while deciding; written after a commit (and dropped when another
+    /// process is found to have written).
+    cache: Arc<RwLock<DocCache>>,
 }
 
 impl Pipeline {
@@ -67,47 +118,131 @@ impl Pipeline {
         Self {
             pool,
             rules,
-            cache: Arc::new(Mutex::new(DocCache::new(cache_docs))),
+            cache: Arc::new(RwLock::new(DocCache::new(cache_docs))),
         }
     }
 
-    /// Applies the events in one transaction. `Err` means nothing was
-    /// committed; the verdicts say what happened to each event otherwise.
-    pub async fn apply(&self, events: &[&Inbound]) -> Result<(Vec<Verdict>, Vec<Pending>), StoreError> {
-        // One batch at a time in this process, and the cache is its to use.
-        let mut cache = self.cache.lock().await;
-        let mut tx = self.pool.begin().await.map_err(StoreError::connecting)?;
-        // The row lock serializes apply transactions across processes until
-        // commit; the version tells whether the cache is still current.
-        let previous: i64 =
-            sqlx::query_scalar("UPDATE apply_version SET version = version + 1 WHERE id = 1 RETURNING version - 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        cache.validate(previous);
-        let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
-        let applied_before = inbox::applied(&mut tx, &ids).await?;
+    /// Applies the events in one transaction, one step after the other.
+    /// `Err` means nothing was committed.
+    pub async fn apply(&self, events: &[&Inbound]) -> Result<Committed, StoreError> {
+        let decided = self.decide_locked(events).await?;
+        match self.commit(decided).await {
+            Ok(committed) => Ok(committed),
+            Err(CommitError::Store(error)) => Err(error),
+            // Decided under the lock: nobody can have committed in between.
+            Err(CommitError::Stale) => Err(StoreError::Corrupt("a locked batch was found stale".into())),
+        }
+    }
 
-        let mut overlay = Overlay::new(&cache);
+    /// Decides a batch holding the apply lock (the transaction is kept for
+    /// the commit).
+    pub async fn decide_locked(&self, events: &[&Inbound]) -> Result<Decided, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_LOCKED)
+            .await
+            .map_err(StoreError::connecting)?;
+        let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
+        let (version, applied_before) = inbox::version_and_applied(&mut tx, &ids).await?;
+        let mut cache = self.cache.write().await;
+        cache.validate(version);
+        let cache = cache.downgrade();
+        let mut decided = self
+            .decide(&mut tx, &cache, None, events, applied_before, version)
+            .await?;
+        drop(cache);
+        decided.tx = Some(tx);
+        Ok(decided)
+    }
+
+    /// Decides a batch on top of `ahead`, a batch being committed whose
+    /// commit will leave `apply_version` at `version`. Reads committed state
+    /// without the lock; [`Pipeline::commit`] checks that no one else wrote.
+    pub async fn decide_ahead(&self, events: &[&Inbound], ahead: &Layer, version: i64) -> Result<Decided, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::connecting)?;
+        let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
+        let mut applied_before = inbox::applied(&mut conn, &ids).await?;
+        applied_before.extend(
+            ids.iter()
+                .filter(|id| ahead.applied.contains(**id))
+                .map(|id| (*id).to_owned()),
+        );
+        let cache = self.cache.read().await;
+        self.decide(&mut conn, &cache, Some(ahead), events, applied_before, version)
+            .await
+    }
+
+    /// Writes and commits a decided batch: with its own transaction if it was
+    /// decided under the lock, else after taking the lock and checking the
+    /// version it was decided at.
+    pub async fn commit(&self, decided: Decided) -> Result<Committed, CommitError> {
+        let Decided {
+            verdicts,
+            inbox_rows,
+            outbox_rows,
+            writes,
+            layer,
+            version,
+            tx,
+        } = decided;
+        let mut tx = match tx {
+            Some(tx) => tx,
+            None => {
+                let mut tx = self
+                    .pool
+                    .begin_with(BEGIN_LOCKED)
+                    .await
+                    .map_err(StoreError::connecting)?;
+                if inbox::version(&mut tx).await? != version {
+                    return Err(CommitError::Stale);
+                }
+                tx
+            }
+        };
+        let stored = commit::write(&mut tx, &inbox_rows, &writes, outbox_rows).await?;
+        if let Err(error) = tx.commit().await {
+            // Committed or not, nobody can tell: trust nothing cached.
+            self.cache.write().await.invalidate();
+            return Err(CommitError::Store(error.into()));
+        }
+        let docs = layer.docs.iter().map(|(k, d)| (k.clone(), d.clone()));
+        self.cache.write().await.commit(version + 1, docs);
+        Ok(Committed { verdicts, stored })
+    }
+
+    /// Runs the rules for every event, reading through `conn` what neither
+    /// the batch ahead nor the cache holds.
+    async fn decide(
+        &self,
+        conn: &mut PgConnection,
+        cache: &DocCache,
+        ahead: Option<&Layer>,
+        events: &[&Inbound],
+        applied_before: HashSet<String>,
+        version: i64,
+    ) -> Result<Decided, StoreError> {
+        let mut overlay = Overlay::new(cache, ahead);
         let mut hints = Missing::default();
         for event in events {
             prefetch_hints(&event.event, &mut hints);
         }
-        overlay.resolve(&mut tx, &hints).await?;
+        overlay.resolve(conn, &hints).await?;
         let mut follow_ups = Missing::default();
         for event in events {
             follow_up_hints(&event.event, &overlay, &mut follow_ups);
         }
-        overlay.resolve(&mut tx, &follow_ups).await?;
+        overlay.resolve(conn, &follow_ups).await?;
 
         // Applied before, or earlier in this batch: a duplicate.
         let mut seen = HashSet::new();
-        let fresh: Vec<bool> = ids
+        let fresh: Vec<bool> = events
             .iter()
-            .map(|id| !applied_before.contains(*id) && seen.insert(*id))
+            .map(|e| !applied_before.contains(e.meta.id.as_str()) && seen.insert(e.meta.id.as_str()))
             .collect();
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
+        let mut applied = std::collections::HashSet::new();
         let mut probes = 0;
         for (i, event) in events.iter().enumerate() {
             let id = event.meta.id.as_str();
@@ -125,7 +260,7 @@ impl Pipeline {
                     }
                     Attempt::Missing(missing) => {
                         rounds += 1;
-                        overlay.resolve(&mut tx, &missing).await?;
+                        overlay.resolve(conn, &missing).await?;
                         // One miss usually means more to come in this batch (a
                         // cold cache): learn what the rest will read, in a few
                         // queries rather than one per event.
@@ -133,7 +268,7 @@ impl Pipeline {
                             probes += 1;
                             let rest: Vec<&Inbound> =
                                 (i + 1..events.len()).filter(|j| fresh[*j]).map(|j| events[j]).collect();
-                            self.discover(&mut tx, &mut overlay, &rest).await?;
+                            self.discover(conn, &mut overlay, &rest).await?;
                         }
                     }
                 }
@@ -144,6 +279,7 @@ impl Pipeline {
                         outcomes: decision.outcomes.len(),
                     });
                     overlay.apply(decision.changes);
+                    applied.insert(id.to_owned());
                     inbox_rows.push(inbox::InboxRow {
                         event_id: id.to_owned(),
                         type_name: event.meta.type_name.clone(),
@@ -162,15 +298,20 @@ impl Pipeline {
                 Err(reason) => verdicts.push(Verdict::Failed(reason)),
             }
         }
-        let stored = commit::write(&mut tx, &inbox_rows, &overlay.writes(), outbox_rows).await?;
-        let written = overlay.into_docs();
-        if let Err(error) = tx.commit().await {
-            // Committed or not, nobody can tell: trust nothing cached.
-            cache.invalidate();
-            return Err(error.into());
-        }
-        cache.commit(previous + 1, written);
-        Ok((verdicts, stored))
+        let writes = overlay.writes();
+        let layer = Layer {
+            docs: overlay.into_docs().into_iter().collect(),
+            applied,
+        };
+        Ok(Decided {
+            verdicts,
+            inbox_rows,
+            outbox_rows,
+            writes,
+            layer: Arc::new(layer),
+            version,
+            tx: None,
+        })
     }
 
     /// Runs the given events against the loaded state, without keeping the
@@ -179,7 +320,7 @@ impl Pipeline {
     /// cold batch would cost a database round trip per event.
     async fn discover(
         &self,
-        conn: &mut sqlx::PgConnection,
+        conn: &mut PgConnection,
         overlay: &mut Overlay<'_>,
         events: &[&Inbound],
     ) -> Result<(), StoreError> {

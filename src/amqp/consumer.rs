@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 use super::dead_letter::{DeadLetterError, DeadLetters};
 use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
-use crate::pipeline::{Pipeline, Verdict};
+use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::outbox::Pending;
 use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
 use crate::wire::envelope::{self, Inbound, Malformed};
@@ -287,10 +287,10 @@ impl Consumer {
         loop {
             let started = Instant::now();
             match self.pipeline.apply(events).await {
-                Ok((verdicts, outbox)) => {
+                Ok(Committed { verdicts, stored }) => {
                     self.consuming.store(true, Ordering::SeqCst);
-                    self.report(events, &verdicts, &outbox, started.elapsed());
-                    if self.relay_feed.send(outbox).is_err() {
+                    self.report(events, &verdicts, &stored, started.elapsed());
+                    if self.relay_feed.send(stored).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
                     }
                     return Some(Ok(verdicts));

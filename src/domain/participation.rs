@@ -188,9 +188,10 @@ pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> Result<(), M
         if p.status == ParticipationStatus::NotFulfilled {
             set_status(ws, &mut p, ParticipationStatus::Unfinished);
         }
-        evaluate(ws, &mut campaign, &mut p, &creator, t);
+        if evaluate(ws, &mut campaign, &mut p, &creator, t) {
+            ws.put(campaign);
+        }
         ws.put(p);
-        ws.put(campaign);
     }
     Ok(())
 }
@@ -231,9 +232,10 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> 
     let creator = ws
         .read::<Creator>(creator_id)?
         .unwrap_or_else(|| std::sync::Arc::new(Creator::new(creator_id.clone())));
-    evaluate(ws, &mut campaign, &mut p, &creator, paid.time);
+    if evaluate(ws, &mut campaign, &mut p, &creator, paid.time) {
+        ws.put(campaign);
+    }
     ws.put(p);
-    ws.put(campaign);
     Ok(())
 }
 
@@ -306,19 +308,27 @@ fn challenge_eligible(campaign: &Campaign, p: &Participation, creator: &Creator,
 }
 
 /// T2 and H2 after the participation's facts changed at business time `at`.
-fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participation, creator: &Creator, at: Time) {
+/// Returns whether the campaign changed (a reward was issued); most calls
+/// only move the participation, and the campaign is written only if so.
+fn evaluate(
+    ws: &mut Workspace<'_>,
+    campaign: &mut Campaign,
+    p: &mut Participation,
+    creator: &Creator,
+    at: Time,
+) -> bool {
     if p.status == ParticipationStatus::Finished || p.status == ParticipationStatus::Removed {
-        return;
+        return false;
     }
     match &campaign.plan {
         CampaignPlan::Task { reward, tasks } => {
             let Some(done_at) = tasks_done_at(p, tasks) else {
-                return;
+                return false;
             };
             // V6: a blocked creator is never rewarded. Any known block counts:
             // a reward issued before it would be cancelled by it (decision 14).
             if done_at >= campaign.ends_at || creator.blocked_at.is_some() {
-                return;
+                return false;
             }
             let reward = *reward;
             p.finished_at = Some(done_at);
@@ -331,17 +341,19 @@ fn evaluate(ws: &mut Workspace<'_>, campaign: &mut Campaign, p: &mut Participati
                 }),
             );
             set_status(ws, p, ParticipationStatus::Finished);
-            issue_reward(ws, campaign, p, reward, RewardKind::Task, None);
+            issue_reward(ws, campaign, p, reward, RewardKind::Task, None)
         }
         CampaignPlan::Challenge { .. } => {
             if challenge_eligible(campaign, p, creator, at) {
                 p.finished_at = Some(at);
                 set_status(ws, p, ParticipationStatus::Finished);
             }
+            false
         }
     }
 }
 
+/// Returns whether a reward was issued (at most one per participation).
 fn issue_reward(
     ws: &mut Workspace<'_>,
     campaign: &mut Campaign,
@@ -349,9 +361,9 @@ fn issue_reward(
     amount: Decimal,
     kind: RewardKind,
     rank: Option<u32>,
-) {
+) -> bool {
     if p.reward.is_some() {
-        return;
+        return false;
     }
     let reward_id = ids::reward_id(&campaign.id, &p.id.1);
     p.reward = Some(RewardRecord {
@@ -373,6 +385,7 @@ fn issue_reward(
             currency: campaign.currency.clone(),
         }),
     );
+    true
 }
 
 /// H3: ranks the eligible participants and issues the band rewards.
@@ -398,8 +411,9 @@ pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) -> Re
         let rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let band = bands.iter().find(|b| b.from_rank <= rank && rank <= b.to_rank);
         let p = participations.iter_mut().find(|p| &p.id.1 == creator);
-        if let (Some(band), Some(p)) = (band, p) {
-            issue_reward(ws, campaign, p, band.amount_each, RewardKind::Challenge, Some(rank));
+        if let (Some(band), Some(p)) = (band, p)
+            && issue_reward(ws, campaign, p, band.amount_each, RewardKind::Challenge, Some(rank))
+        {
             ws.put(p.clone());
         }
     }

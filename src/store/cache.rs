@@ -9,10 +9,12 @@
 //! was. With one worker the cache stays warm; with several, each batch after
 //! another process's starts cold — results are the same either way.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::domain::state::{Doc, Key};
+
+/// Keys come from producers' ids: a keyed hash (DoS-resistant), but a fast one.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 struct Entry {
     doc: Option<Doc>,
@@ -33,7 +35,7 @@ pub struct DocCache {
 impl DocCache {
     pub fn new(capacity: usize) -> Self {
         Self {
-            docs: HashMap::new(),
+            docs: HashMap::default(),
             version: None,
             tick: AtomicU64::new(0),
             capacity,

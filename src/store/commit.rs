@@ -12,7 +12,9 @@ use super::outbox::{OutboxRow, Pending};
 use super::state::StateWrites;
 
 const WRITE: &str = "\
-WITH inbox_rows AS (
+WITH bumped AS (
+    UPDATE apply_version SET version = version + 1 WHERE id = 1
+), inbox_rows AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
 ), upserted AS (
@@ -32,8 +34,8 @@ SELECT id, type, cause, body FROM UNNEST($17::uuid[], $18::text[], $19::text[], 
 ORDER BY n
 RETURNING seq, created_at";
 
-/// Writes a batch; returns the outbox rows as stored (with their `seq`, the
-/// order the relay publishes them in).
+/// Writes a batch and bumps `apply_version`; returns the outbox rows as
+/// stored (with their `seq`, the order the relay publishes them in).
 pub async fn write(
     conn: &mut PgConnection,
     inbox: &[InboxRow],

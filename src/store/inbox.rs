@@ -17,6 +17,26 @@ pub async fn applied(conn: &mut PgConnection, ids: &[&str]) -> Result<HashSet<St
     Ok(found.into_iter().collect())
 }
 
+/// The apply stream's version (the caller holds its row lock).
+pub async fn version(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT version FROM apply_version WHERE id = 1")
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The apply stream's version and the ids among `ids` applied before, in
+/// one round trip (the caller holds the `apply_version` row lock).
+pub async fn version_and_applied(conn: &mut PgConnection, ids: &[&str]) -> Result<(i64, HashSet<String>), StoreError> {
+    let (version, found): (i64, Vec<String>) = sqlx::query_as(
+        "SELECT (SELECT version FROM apply_version WHERE id = 1), \
+                ARRAY(SELECT event_id FROM inbox WHERE event_id = ANY($1))",
+    )
+    .bind(ids)
+    .fetch_one(conn)
+    .await?;
+    Ok((version, found.into_iter().collect()))
+}
+
 /// One applied event.
 pub struct InboxRow {
     pub event_id: String,

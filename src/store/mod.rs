@@ -99,6 +99,9 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
     let pool = PgPoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(Duration::from_secs(5))
+        // No ping round trip before every transaction: a dead connection
+        // fails the transaction instead, which is retried like any outage.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     sqlx::migrate!().run(&pool).await.map_err(|e| match e {

@@ -1,7 +1,7 @@
 //! The `state` table seen by one batch: an [`Overlay`] of the aggregates the
 //! rules read (loaded on demand) and wrote (flushed at commit).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
@@ -10,11 +10,25 @@ use super::StoreError;
 use super::cache::DocCache;
 use crate::domain::state::{Doc, Key, Lookup, Miss, Missing, Query};
 
-/// Aggregates of one batch, over the process's cache: loaded from the table
+/// Keys come from producers' ids: a keyed hash (DoS-resistant), but a fast one.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+/// What a batch decided and may not have committed yet: the documents it
+/// read from the table or wrote, and the events it applied. The next batch
+/// reads through it before the cache (see `pipeline`).
+#[derive(Default)]
+pub struct Layer {
+    pub docs: HashMap<Key, Option<Doc>>,
+    pub applied: std::collections::HashSet<String>,
+}
+
+/// Aggregates of one batch, over the batch before it (if still being
+/// committed) and the process's cache: loaded from the table
 /// (`Some`/`None` = exists or not) or changed by the rules, plus the answers
 /// of the queries run.
 pub struct Overlay<'c> {
     cache: &'c DocCache,
+    ahead: Option<&'c Layer>,
     docs: HashMap<Key, Option<Doc>>,
     dirty: BTreeSet<Key>,
     /// Read from the table in this batch (the cache has not seen them).
@@ -26,6 +40,7 @@ impl Lookup for Overlay<'_> {
     fn doc(&self, key: &Key) -> Result<Option<&Doc>, Miss> {
         self.docs
             .get(key)
+            .or_else(|| self.ahead.and_then(|layer| layer.docs.get(key)))
             .or_else(|| self.cache.get(key))
             .map(Option::as_ref)
             .ok_or(Miss)
@@ -36,8 +51,15 @@ impl Lookup for Overlay<'_> {
     }
 
     fn resident(&self, kind: &str) -> Vec<Key> {
-        // The cache is committed state: the stored answer covers it.
-        self.docs.keys().filter(|k| k.kind() == kind).cloned().collect()
+        // The cache is committed state: the stored answer covers it. The
+        // batch ahead may not be committed: its documents count here.
+        let ahead = self.ahead.into_iter().flat_map(|layer| layer.docs.keys());
+        self.docs
+            .keys()
+            .chain(ahead)
+            .filter(|k| k.kind() == kind)
+            .cloned()
+            .collect()
     }
 }
 
@@ -51,13 +73,14 @@ fn decode_row(row: &sqlx::postgres::PgRow) -> Result<(Key, Doc), StoreError> {
 }
 
 impl<'c> Overlay<'c> {
-    pub fn new(cache: &'c DocCache) -> Self {
+    pub fn new(cache: &'c DocCache, ahead: Option<&'c Layer>) -> Self {
         Self {
             cache,
-            docs: HashMap::new(),
+            ahead,
+            docs: HashMap::default(),
             dirty: BTreeSet::new(),
             fetched: Vec::new(),
-            queries: HashMap::new(),
+            queries: HashMap::default(),
         }
     }
 
@@ -73,10 +96,7 @@ impl<'c> Overlay<'c> {
     /// Loads aggregates by key that neither this batch nor the cache holds,
     /// in one statement; absent ones are recorded as such.
     pub async fn load(&mut self, conn: &mut PgConnection, keys: &[Key]) -> Result<(), StoreError> {
-        let wanted: Vec<&Key> = keys
-            .iter()
-            .filter(|k| !self.docs.contains_key(k) && self.cache.get(k).is_none())
-            .collect();
+        let wanted: Vec<&Key> = keys.iter().filter(|k| !self.holds(k)).collect();
         if wanted.is_empty() {
             return Ok(());
         }
@@ -138,9 +158,9 @@ impl<'c> Overlay<'c> {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             let (key, doc) = decode_row(&row)?;
-            // What this batch changed, and what the cache holds, is newer
+            // What this batch, the batch ahead or the cache holds is newer
             // than or equal to the stored row.
-            if !self.docs.contains_key(&key) && self.cache.get(&key).is_none() {
+            if !self.holds(&key) {
                 self.docs.insert(key.clone(), Some(doc));
                 self.fetched.push(key.clone());
             }
@@ -148,6 +168,13 @@ impl<'c> Overlay<'c> {
         }
         self.queries.insert(query.clone(), keys);
         Ok(())
+    }
+
+    /// Whether the document is known without the table.
+    fn holds(&self, key: &Key) -> bool {
+        self.docs.contains_key(key)
+            || self.ahead.is_some_and(|layer| layer.docs.contains_key(key))
+            || self.cache.get(key).is_some()
     }
 
     /// Takes the changes of one applied event.
@@ -158,8 +185,9 @@ impl<'c> Overlay<'c> {
         }
     }
 
-    /// What the cache lacks once this batch committed: what it wrote and
-    /// what it read from the table (what came from the cache is there).
+    /// What this batch wrote and what it read from the table: what the next
+    /// batch and, once committed, the cache lack (what came from the cache or
+    /// the batch ahead is there).
     pub fn into_docs(mut self) -> Vec<(Key, Option<Doc>)> {
         let keys: BTreeSet<Key> = self.fetched.drain(..).chain(self.dirty.iter().cloned()).collect();
         keys.into_iter()

@@ -76,7 +76,7 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
         table.contains("apply_failed") && table.contains("invalid_json"),
         "{table}"
     );
-    assert_eq!(env.dlq_depth().await, 2, "listing removes nothing");
+    assert_eq!(env.dlq_depth_settled(2).await, 2, "listing removes nothing");
 
     let (code, shown, _) = env.cli(&["dlq", "show", "o-poison"]).await;
     assert_eq!(code, 0);
@@ -100,7 +100,7 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
 
     let (_, dry, _) = env.cli(&["dlq", "replay", "o-poison", "--dry-run"]).await;
     assert!(dry.contains("would replay o-poison"), "{dry}");
-    assert_eq!(env.dlq_depth().await, 2);
+    assert_eq!(env.dlq_depth_settled(2).await, 2);
 
     cure(&env).await;
     let (code, out, err) = env.cli(&["dlq", "replay", "o-poison"]).await;
@@ -111,7 +111,7 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
         .wait_for("commission.accrued", |d| d["order_id"] == "O2")
         .await;
     assert_eq!(accrued["amount"], "5.00");
-    assert_eq!(env.dlq_depth().await, 1, "the replayed message left the DLQ");
+    assert_eq!(env.dlq_depth_settled(1).await, 1, "the replayed message left the DLQ");
 
     // The same message again: imported back, replayed again — the inbox knows it.
     let (code, _, err) = env.cli(&["dlq", "import", export.to_str().unwrap_or("")]).await;
@@ -132,7 +132,7 @@ async fn a_fixed_poison_event_is_replayed_exactly_once_and_replaying_again_chang
             .await,
         1
     );
-    assert_eq!(env.dlq_depth().await, 1, "only the malformed message is left");
+    assert_eq!(env.dlq_depth_settled(1).await, 1, "only the malformed message is left");
     std::fs::remove_file(export).expect("remove the export");
 }
 
@@ -161,7 +161,7 @@ async fn a_replayed_message_that_fails_again_returns_to_the_dlq_with_its_history
     // Back in the DLQ, once: no loop.
     env.wait_dlq_depth(1).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(env.dlq_depth().await, 1);
+    assert_eq!(env.dlq_depth_settled(1).await, 1);
     let (_, shown, _) = env.cli(&["dlq", "show", "o-poison"]).await;
     let shown: Value = serde_json::from_str(&shown).expect("JSON");
     assert_eq!(shown["headers"]["x-collab-replay-count"], 1);
@@ -178,9 +178,9 @@ async fn purge_asks_for_confirmation_and_empties_the_dlq_with_it() {
     let (code, _, err) = env.cli(&["dlq", "purge"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("not confirmed"), "{err}");
-    assert_eq!(env.dlq_depth().await, 2);
+    assert_eq!(env.dlq_depth_settled(2).await, 2);
     let (code, out, _) = env.cli(&["dlq", "purge", "--yes"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("purged 2"), "{out}");
-    assert_eq!(env.dlq_depth().await, 0);
+    assert_eq!(env.dlq_depth_settled(0).await, 0);
 }

@@ -390,6 +390,20 @@ impl TestEnv {
         .unwrap_or(0)
     }
 
+    /// The DLQ depth once it reaches `expected`, or what it is at the
+    /// deadline. Messages a CLI held come back when its connection closes,
+    /// which the broker finishes after the CLI has exited.
+    pub async fn dlq_depth_settled(&self, expected: u32) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let depth = self.dlq_depth().await;
+            if depth == expected || Instant::now() >= deadline {
+                return depth;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_dlq_depth(&self, depth: u32) {
         let deadline = Instant::now() + WAIT;
         while self.dlq_depth().await < depth {
