@@ -2,13 +2,11 @@
 //! the pure rules and the database.
 //!
 //! ```text
-//! decide   (under the lock, or — pipelined — ahead of it, see below)
+//! BEGIN; lock apply_version (its row: one batch at a time, cluster-wide)
 //!   inbox: which of these ids were applied before?      → duplicates
 //!   for each new event, in delivery order:
 //!       run the rules on the overlay (batch ahead, cache, then database);
 //!       on a miss, load it — and what the rest of the batch will miss — rerun
-//! commit
-//!   lock apply_version (its row: one batch at a time, cluster-wide)
 //!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows,
 //!   bump apply_version (one statement)
 //! COMMIT                                                 → then ack, relay
@@ -19,26 +17,26 @@
 //! commission of a creator; a tick, every due campaign), so any finer
 //! partition would need cross-partition transactions.
 //!
-//! Pipelining: while batch N writes and commits, batch N+1 is decided on top
-//! of what N decided (its [`Layer`]), reading committed state without the
-//! lock. N+1 then commits only if `apply_version` is exactly N's successor —
-//! that is, nobody else committed in between, so everything it read is what
-//! it would have read under the lock. Otherwise it is decided again. The
-//! rules thus run while the database writes, and results are the same as
-//! one batch after the other.
+//! `apply_version` also tells each process whether its cache of aggregates
+//! is still the committed state: it is bumped by every batch, so a version
+//! other than the one the process itself left means another process wrote.
+//!
+//! Deciding the next batch while this one commits (optimistically, checked
+//! against the version) was measured and did not pay on two cores: the
+//! broker, PostgreSQL and the worker already share the CPUs (docs/decisions.md).
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::RwLock;
 
 use crate::domain::state::{Doc, Key, Lookup, Missing, Query, Workspace};
 use crate::domain::{self, Rules, business_time};
 use crate::store::cache::DocCache;
 use crate::store::outbox::{OutboxRow, Pending};
-use crate::store::state::{Layer, Overlay, StateWrites};
+use crate::store::state::{Overlay, StateWrites};
 use crate::store::{StoreError, commit, inbox};
 use crate::wire::envelope::{Inbound, outcome_text};
 use crate::wire::events::Event;
@@ -65,26 +63,15 @@ pub enum Verdict {
     Failed(String),
 }
 
-/// A batch decided, not yet committed.
-pub struct Decided {
-    pub verdicts: Vec<Verdict>,
+/// A batch decided under the apply lock, not yet committed.
+struct Decided {
+    verdicts: Vec<Verdict>,
     inbox_rows: Vec<inbox::InboxRow>,
     outbox_rows: Vec<OutboxRow>,
     writes: StateWrites,
-    /// What it read and wrote: the next batch reads through it, the cache
-    /// takes it after the commit.
-    pub layer: Arc<Layer>,
-    /// The `apply_version` it was decided at, which the commit must find.
-    version: i64,
-    /// The locked transaction it was decided in, if it was.
-    tx: Option<Transaction<'static, Postgres>>,
-}
-
-impl Decided {
-    /// The `apply_version` once this batch is committed.
-    pub fn version_after(&self) -> i64 {
-        self.version + 1
-    }
+    /// What it read from the table and wrote: the cache takes it after the
+    /// commit.
+    docs: Vec<(Key, Option<Doc>)>,
 }
 
 /// A batch committed.
@@ -92,15 +79,6 @@ pub struct Committed {
     pub verdicts: Vec<Verdict>,
     /// Its outcomes as stored, in `seq` order.
     pub stored: Vec<Pending>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    /// Another process committed since the batch was decided; decide again.
-    #[error("another worker committed since this batch was decided")]
-    Stale,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 #[derive(Clone)]
@@ -122,21 +100,9 @@ impl Pipeline {
         }
     }
 
-    /// Applies the events in one transaction, one step after the other.
-    /// `Err` means nothing was committed.
+    /// Applies the events in one transaction. `Err` means nothing was
+    /// committed.
     pub async fn apply(&self, events: &[&Inbound]) -> Result<Committed, StoreError> {
-        let decided = self.decide_locked(events).await?;
-        match self.commit(decided).await {
-            Ok(committed) => Ok(committed),
-            Err(CommitError::Store(error)) => Err(error),
-            // Decided under the lock: nobody can have committed in between.
-            Err(CommitError::Stale) => Err(StoreError::Corrupt("a locked batch was found stale".into())),
-        }
-    }
-
-    /// Decides a batch holding the apply lock (the transaction is kept for
-    /// the commit).
-    pub async fn decide_locked(&self, events: &[&Inbound]) -> Result<Decided, StoreError> {
         let mut tx = self
             .pool
             .begin_with(BEGIN_LOCKED)
@@ -144,68 +110,25 @@ impl Pipeline {
             .map_err(StoreError::connecting)?;
         let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
         let (version, applied_before) = inbox::version_and_applied(&mut tx, &ids).await?;
-        let mut cache = self.cache.write().await;
-        cache.validate(version);
-        let cache = cache.downgrade();
-        let mut decided = self
-            .decide(&mut tx, &cache, None, events, applied_before, version)
-            .await?;
-        drop(cache);
-        decided.tx = Some(tx);
-        Ok(decided)
-    }
-
-    /// Decides a batch on top of `ahead`, a batch being committed whose
-    /// commit will leave `apply_version` at `version`. Reads committed state
-    /// without the lock; [`Pipeline::commit`] checks that no one else wrote.
-    pub async fn decide_ahead(&self, events: &[&Inbound], ahead: &Layer, version: i64) -> Result<Decided, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::connecting)?;
-        let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
-        let mut applied_before = inbox::applied(&mut conn, &ids).await?;
-        applied_before.extend(
-            ids.iter()
-                .filter(|id| ahead.applied.contains(**id))
-                .map(|id| (*id).to_owned()),
-        );
-        let cache = self.cache.read().await;
-        self.decide(&mut conn, &cache, Some(ahead), events, applied_before, version)
-            .await
-    }
-
-    /// Writes and commits a decided batch: with its own transaction if it was
-    /// decided under the lock, else after taking the lock and checking the
-    /// version it was decided at.
-    pub async fn commit(&self, decided: Decided) -> Result<Committed, CommitError> {
+        let decided = {
+            let mut cache = self.cache.write().await;
+            cache.validate(version);
+            let cache = cache.downgrade();
+            self.decide(&mut tx, &cache, events, applied_before).await?
+        };
         let Decided {
             verdicts,
             inbox_rows,
             outbox_rows,
             writes,
-            layer,
-            version,
-            tx,
+            docs,
         } = decided;
-        let mut tx = match tx {
-            Some(tx) => tx,
-            None => {
-                let mut tx = self
-                    .pool
-                    .begin_with(BEGIN_LOCKED)
-                    .await
-                    .map_err(StoreError::connecting)?;
-                if inbox::version(&mut tx).await? != version {
-                    return Err(CommitError::Stale);
-                }
-                tx
-            }
-        };
         let stored = commit::write(&mut tx, &inbox_rows, &writes, outbox_rows).await?;
         if let Err(error) = tx.commit().await {
             // Committed or not, nobody can tell: trust nothing cached.
             self.cache.write().await.invalidate();
-            return Err(CommitError::Store(error.into()));
+            return Err(error.into());
         }
-        let docs = layer.docs.iter().map(|(k, d)| (k.clone(), d.clone()));
         self.cache.write().await.commit(version + 1, docs);
         Ok(Committed { verdicts, stored })
     }
@@ -216,12 +139,10 @@ impl Pipeline {
         &self,
         conn: &mut PgConnection,
         cache: &DocCache,
-        ahead: Option<&Layer>,
         events: &[&Inbound],
         applied_before: HashSet<String>,
-        version: i64,
     ) -> Result<Decided, StoreError> {
-        let mut overlay = Overlay::new(cache, ahead);
+        let mut overlay = Overlay::new(cache);
         let mut hints = Missing::default();
         for event in events {
             prefetch_hints(&event.event, &mut hints);
@@ -242,7 +163,6 @@ impl Pipeline {
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
-        let mut applied = std::collections::HashSet::new();
         let mut probes = 0;
         for (i, event) in events.iter().enumerate() {
             let id = event.meta.id.as_str();
@@ -279,7 +199,6 @@ impl Pipeline {
                         outcomes: decision.outcomes.len(),
                     });
                     overlay.apply(decision.changes);
-                    applied.insert(id.to_owned());
                     inbox_rows.push(inbox::InboxRow {
                         event_id: id.to_owned(),
                         type_name: event.meta.type_name.clone(),
@@ -299,18 +218,12 @@ impl Pipeline {
             }
         }
         let writes = overlay.writes();
-        let layer = Layer {
-            docs: overlay.into_docs().into_iter().collect(),
-            applied,
-        };
         Ok(Decided {
             verdicts,
             inbox_rows,
             outbox_rows,
             writes,
-            layer: Arc::new(layer),
-            version,
-            tx: None,
+            docs: overlay.into_docs(),
         })
     }
 

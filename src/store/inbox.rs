@@ -8,22 +8,6 @@ use sqlx::PgConnection;
 
 use super::StoreError;
 
-/// Ids among `ids` that were applied before.
-pub async fn applied(conn: &mut PgConnection, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
-    let found: Vec<String> = sqlx::query_scalar("SELECT event_id FROM inbox WHERE event_id = ANY($1)")
-        .bind(ids)
-        .fetch_all(conn)
-        .await?;
-    Ok(found.into_iter().collect())
-}
-
-/// The apply stream's version (the caller holds its row lock).
-pub async fn version(conn: &mut PgConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT version FROM apply_version WHERE id = 1")
-        .fetch_one(conn)
-        .await?)
-}
-
 /// The apply stream's version and the ids among `ids` applied before, in
 /// one round trip (the caller holds the `apply_version` row lock).
 pub async fn version_and_applied(conn: &mut PgConnection, ids: &[&str]) -> Result<(i64, HashSet<String>), StoreError> {

@@ -13,22 +13,11 @@ use crate::domain::state::{Doc, Key, Lookup, Miss, Missing, Query};
 /// Keys come from producers' ids: a keyed hash (DoS-resistant), but a fast one.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
-/// What a batch decided and may not have committed yet: the documents it
-/// read from the table or wrote, and the events it applied. The next batch
-/// reads through it before the cache (see `pipeline`).
-#[derive(Default)]
-pub struct Layer {
-    pub docs: HashMap<Key, Option<Doc>>,
-    pub applied: std::collections::HashSet<String>,
-}
-
-/// Aggregates of one batch, over the batch before it (if still being
-/// committed) and the process's cache: loaded from the table
+/// Aggregates of one batch, over the process's cache: loaded from the table
 /// (`Some`/`None` = exists or not) or changed by the rules, plus the answers
 /// of the queries run.
 pub struct Overlay<'c> {
     cache: &'c DocCache,
-    ahead: Option<&'c Layer>,
     docs: HashMap<Key, Option<Doc>>,
     dirty: BTreeSet<Key>,
     /// Read from the table in this batch (the cache has not seen them).
@@ -40,7 +29,6 @@ impl Lookup for Overlay<'_> {
     fn doc(&self, key: &Key) -> Result<Option<&Doc>, Miss> {
         self.docs
             .get(key)
-            .or_else(|| self.ahead.and_then(|layer| layer.docs.get(key)))
             .or_else(|| self.cache.get(key))
             .map(Option::as_ref)
             .ok_or(Miss)
@@ -51,15 +39,8 @@ impl Lookup for Overlay<'_> {
     }
 
     fn resident(&self, kind: &str) -> Vec<Key> {
-        // The cache is committed state: the stored answer covers it. The
-        // batch ahead may not be committed: its documents count here.
-        let ahead = self.ahead.into_iter().flat_map(|layer| layer.docs.keys());
-        self.docs
-            .keys()
-            .chain(ahead)
-            .filter(|k| k.kind() == kind)
-            .cloned()
-            .collect()
+        // The cache is committed state: the stored answer covers it.
+        self.docs.keys().filter(|k| k.kind() == kind).cloned().collect()
     }
 }
 
@@ -73,10 +54,9 @@ fn decode_row(row: &sqlx::postgres::PgRow) -> Result<(Key, Doc), StoreError> {
 }
 
 impl<'c> Overlay<'c> {
-    pub fn new(cache: &'c DocCache, ahead: Option<&'c Layer>) -> Self {
+    pub fn new(cache: &'c DocCache) -> Self {
         Self {
             cache,
-            ahead,
             docs: HashMap::default(),
             dirty: BTreeSet::new(),
             fetched: Vec::new(),
@@ -158,7 +138,7 @@ impl<'c> Overlay<'c> {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             let (key, doc) = decode_row(&row)?;
-            // What this batch, the batch ahead or the cache holds is newer
+            // What this batch changed, and what the cache holds, is newer
             // than or equal to the stored row.
             if !self.holds(&key) {
                 self.docs.insert(key.clone(), Some(doc));
@@ -172,9 +152,7 @@ impl<'c> Overlay<'c> {
 
     /// Whether the document is known without the table.
     fn holds(&self, key: &Key) -> bool {
-        self.docs.contains_key(key)
-            || self.ahead.is_some_and(|layer| layer.docs.contains_key(key))
-            || self.cache.get(key).is_some()
+        self.docs.contains_key(key) || self.cache.get(key).is_some()
     }
 
     /// Takes the changes of one applied event.
@@ -185,9 +163,8 @@ impl<'c> Overlay<'c> {
         }
     }
 
-    /// What this batch wrote and what it read from the table: what the next
-    /// batch and, once committed, the cache lack (what came from the cache or
-    /// the batch ahead is there).
+    /// What the cache lacks once this batch committed: what it wrote and
+    /// what it read from the table (what came from the cache is there).
     pub fn into_docs(mut self) -> Vec<(Key, Option<Doc>)> {
         let keys: BTreeSet<Key> = self.fetched.drain(..).chain(self.dirty.iter().cloned()).collect();
         keys.into_iter()
