@@ -5,6 +5,11 @@ use collab_worker::cli::{Cli, Command};
 use collab_worker::config::Settings;
 use collab_worker::{ops, telemetry, worker};
 
+/// glibc's malloc was about a third of the worker's CPU while draining a
+/// backlog (short-lived documents, JSON strings, row buffers); see README.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load() {
