@@ -5,8 +5,8 @@
 //! BEGIN; lock apply_version (its row: one batch at a time, cluster-wide)
 //!   inbox: which of these ids were applied before?      → duplicates
 //!   for each new event, in delivery order:
-//!       run the rules on the overlay (batch ahead, cache, then database);
-//!       on a miss, load it — and what the rest of the batch will miss — rerun
+//!       run the rules on the overlay (cache, then database); on a miss,
+//!       load it — and what the rest of the batch will miss — then rerun
 //!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows,
 //!   bump apply_version (one statement)
 //! COMMIT                                                 → then ack, relay
@@ -30,7 +30,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 
 use crate::domain::state::{Doc, Key, Lookup, Missing, Query, Workspace};
 use crate::domain::{self, Rules, business_time};
@@ -86,8 +86,9 @@ pub struct Pipeline {
     pool: PgPool,
     rules: Rules,
     /// Read while deciding; written after a commit (and dropped when another
-    /// process is found to have written).
-    cache: Arc<RwLock<DocCache>>,
+    /// process is found to have written). Not held during the write and the
+    /// commit.
+    cache: Arc<Mutex<DocCache>>,
 }
 
 impl Pipeline {
@@ -96,7 +97,7 @@ impl Pipeline {
         Self {
             pool,
             rules,
-            cache: Arc::new(RwLock::new(DocCache::new(cache_docs))),
+            cache: Arc::new(Mutex::new(DocCache::new(cache_docs))),
         }
     }
 
@@ -111,9 +112,8 @@ impl Pipeline {
         let ids: Vec<&str> = events.iter().map(|e| e.meta.id.as_str()).collect();
         let (version, applied_before) = inbox::version_and_applied(&mut tx, &ids).await?;
         let decided = {
-            let mut cache = self.cache.write().await;
+            let mut cache = self.cache.lock().await;
             cache.validate(version);
-            let cache = cache.downgrade();
             self.decide(&mut tx, &cache, events, applied_before).await?
         };
         let Decided {
@@ -126,10 +126,13 @@ impl Pipeline {
         let stored = commit::write(&mut tx, &inbox_rows, &writes, outbox_rows).await?;
         if let Err(error) = tx.commit().await {
             // Committed or not, nobody can tell: trust nothing cached.
-            self.cache.write().await.invalidate();
+            self.cache.lock().await.invalidate();
             return Err(error.into());
         }
-        self.cache.write().await.commit(version + 1, docs);
+        // If another apply of this process slipped in between (there is one
+        // consumer, so only in principle), the version it leaves makes the
+        // next batch drop the cache: never stale, at worst cold.
+        self.cache.lock().await.commit(version + 1, docs);
         Ok(Committed { verdicts, stored })
     }
 
