@@ -19,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(settings.log_format);
+    let default_filter = match cli.command {
+        Command::Run => telemetry::WORKER_LOG_FILTER,
+        Command::Dlq(_) | Command::Demo => telemetry::COMMAND_LOG_FILTER,
+    };
+    telemetry::init_logging(settings.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

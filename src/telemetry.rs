@@ -10,10 +10,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// `RUST_LOG` decides; by default the worker logs at info and its
-/// libraries only warnings.
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn"));
+/// The worker's default log filter: info, and its libraries only warnings.
+pub const WORKER_LOG_FILTER: &str = "info,sqlx=warn,lapin=warn";
+
+/// The operator commands' default (`dlq`, `demo`): what they print is their
+/// output, so logs only for warnings — and none from lapin, which logs the
+/// broker's answer to a passive declare of a queue not declared yet (an
+/// expected answer on a fresh vhost) as an error.
+pub const COMMAND_LOG_FILTER: &str = "warn,lapin=off";
+
+/// `RUST_LOG` decides; otherwise `default_filter`.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
