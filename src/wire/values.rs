@@ -184,14 +184,21 @@ impl Serialize for DecimalText {
 }
 
 /// A commission rate: a fraction in `[0, 1]`.
+///
+/// It keeps the scale it was given: downstream consumers compare the rates
+/// of outcomes as text with what the producer sent, so `"0.10"` must come
+/// back as `"0.10"`. Equality, order and hashing stay numeric (`Decimal`
+/// compares and hashes by value), so `"0.10" == "0.1"` as rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Rate(Decimal);
 
 impl Rate {
+    /// The worker's own zero (a blocked, paused or demoted creator, no rate
+    /// at all): written `"0"`.
     pub const ZERO: Rate = Rate(Decimal::ZERO);
 
     pub fn new(value: Decimal) -> Option<Self> {
-        (value >= Decimal::ZERO && value <= Decimal::ONE).then(|| Self(value.normalize()))
+        (value >= Decimal::ZERO && value <= Decimal::ONE).then_some(Self(value))
     }
 
     pub fn value(self) -> Decimal {
@@ -218,13 +225,13 @@ impl<'de> Deserialize<'de> for Rate {
 
 impl Serialize for Rate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.normalize())
+        s.collect_str(&self.0)
     }
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0.normalize(), f)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -334,7 +341,7 @@ mod tests {
     #[test]
     fn rates_are_fractions_in_the_unit_interval() {
         let rate = |json: &str| serde_json::from_str::<Rate>(json);
-        assert_eq!(rate("\"0.150\"").map(|r| r.to_string()).ok().as_deref(), Some("0.15"));
+        assert_eq!(rate("\"0.150\"").map(|r| r.to_string()).ok().as_deref(), Some("0.150"));
         assert!(rate("\"1\"").is_ok());
         assert!(rate("\"1.01\"").is_err());
         assert!(rate("\"-0\"").is_err());
@@ -343,6 +350,21 @@ mod tests {
             "never rounded into range"
         );
         assert!(rate("0.1").is_err());
+    }
+
+    #[test]
+    fn rates_keep_the_producers_scale_and_compare_by_value() {
+        let rate = |json: &str| serde_json::from_str::<Rate>(json).unwrap_or_default();
+        let text = |r: Rate| serde_json::to_value(r).unwrap_or_default();
+        assert_eq!(text(rate("\"0.10\"")), "0.10");
+        assert_eq!(text(rate("\"1.00\"")), "1.00");
+        assert_eq!(text(rate("\"0.15\"")), "0.15");
+        assert_eq!(text(Rate::ZERO), "0");
+        assert_eq!(rate("\"0.10\""), rate("\"0.1\""));
+        // Equal rates hash alike whatever their scale, as `Eq` requires.
+        use std::hash::{BuildHasher, RandomState};
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(rate("\"0.10\"")), hasher.hash_one(rate("\"0.1\"")));
     }
 
     #[test]

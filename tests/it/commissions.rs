@@ -127,13 +127,13 @@ async fn o2_o3_o5_the_current_open_rate_applies_and_every_order_is_explained() {
     };
     assert_eq!(
         (get("O1")["rate"].clone(), get("O1")["amount"].clone()),
-        (json!("0.1"), json!("3.34"))
+        (json!("0.10"), json!("3.34"))
     );
     assert_eq!(
         (get("O2")["rate"].clone(), get("O2")["amount"].clone()),
         (json!("0.08"), json!("2.67"))
     );
-    assert_eq!(get("O3")["rate"], "0.1");
+    assert_eq!(get("O3")["rate"], "0.10");
     assert_eq!(get("O3")["amount"], "1.01", "1.005 rounds half away from zero");
     assert_eq!(get("O4")["rate_source"], "none");
     assert_eq!(get("O4")["amount"], "0.00");

@@ -403,10 +403,10 @@ async fn v1_a_violation_demotes_the_creator_and_cancels_only_pending_open_collab
     w.sync().await;
 
     // then the commissions were as described
-    assert_eq!(rated(&w.caused(&o_open)), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&w.caused(&o_open)), ["0.10", "open_collab", "10.00"]);
     assert_eq!(rated(&w.caused(&o_none)), ["0", "none", "0.00"]);
     assert_eq!(rated(&w.caused(&o_partner)), ["0.12", "partnership", "12.00"]);
-    assert_eq!(rated(&w.caused(&o_camp)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&o_camp)), ["0.20", "campaign", "20.00"]);
     assert_eq!(types(&w.caused(&s_paid)), ["commission.payable"]);
 
     // and the violation demoted C1 and cancelled only the pending open_collab commission (violation)
@@ -436,7 +436,7 @@ async fn v1_a_violation_demotes_the_creator_and_cancels_only_pending_open_collab
     // and later open-collaboration orders earn 0 (demoted); partnership and campaign rates still apply
     assert_eq!(rated(&w.caused(&later_open)), ["0", "demoted", "0.00"]);
     assert_eq!(rated(&w.caused(&later_partner)), ["0.12", "partnership", "12.00"]);
-    assert_eq!(rated(&w.caused(&later_camp)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&later_camp)), ["0.20", "campaign", "20.00"]);
     assert_eq!(
         one(&w.caused(&later_camp), "commission.accrued")["campaign_id"],
         "K-CAMP"
@@ -539,7 +539,7 @@ async fn v2_violation_notices_go_exactly_to_partners_and_campaign_sellers_whose_
 
     // and those connections continue unchanged until the seller acts
     assert_eq!(rated(&w.caused(&partner)), ["0.12", "partnership", "12.00"]);
-    assert_eq!(rated(&w.caused(&camp)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&camp)), ["0.20", "campaign", "20.00"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -588,9 +588,9 @@ async fn v3_a_pause_pays_out_pending_partnership_and_campaign_commissions_and_en
     let c1_posts = w.post("V-C1", "C1", &["R1"], &oct(6, 0)).await;
     let c2_posts = w.post("V-C2", "C2", &["R1"], &oct(6, 0)).await;
     w.sync().await;
-    assert_eq!(rated(&w.caused(&o_open)), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&w.caused(&o_open)), ["0.10", "open_collab", "10.00"]);
     assert_eq!(rated(&w.caused(&o_partner)), ["0.12", "partnership", "12.00"]);
-    assert_eq!(rated(&w.caused(&o_camp)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&o_camp)), ["0.20", "campaign", "20.00"]);
     assert_eq!(rated(&w.caused(&o_other)), ["0.12", "partnership", "12.00"]);
 
     // then the pair's partnership and campaign commissions are payable at once (connection_paused),
@@ -930,7 +930,7 @@ async fn v5_one_sellers_pause_or_dispute_leaves_other_sellers_connections_unchan
         assert_eq!(rated(&w.caused(id)), expected, "{seller}");
     }
     // and C1's campaign with S-C goes on
-    assert_eq!(rated(&w.caused(&camp)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&camp)), ["0.20", "campaign", "20.00"]);
     assert_eq!(
         one(&w.caused(&rejoin_c), "participation.rejected")["reason"],
         "already_joined"
@@ -1001,10 +1001,10 @@ async fn v6_a_platform_block_cancels_pending_commissions_and_unsettled_rewards_a
     w.sync().await;
 
     // then the set-up was as described: C1 finished K-1's task and was rewarded
-    assert_eq!(rated(&w.caused(&o_open)), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&w.caused(&o_open)), ["0.10", "open_collab", "10.00"]);
     assert_eq!(rated(&w.caused(&o_partner)), ["0.12", "partnership", "12.00"]);
     let camp = w.caused(&o_camp);
-    assert_eq!(rated(&camp), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&camp), ["0.20", "campaign", "20.00"]);
     let reward = one(&camp, "reward.issued");
     assert_eq!(
         [
@@ -1102,8 +1102,8 @@ async fn v6_a_platform_blocked_creator_is_left_out_of_the_challenge_ranking_and_
     w.tick(K_END).await;
     let finalized = w.tick(K_FINAL).await;
     w.sync().await;
-    assert_eq!(rated(&w.caused(&o_1)), ["0.2", "campaign", "20.00"]);
-    assert_eq!(rated(&w.caused(&o_2)), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&o_1)), ["0.20", "campaign", "20.00"]);
+    assert_eq!(rated(&w.caused(&o_2)), ["0.20", "campaign", "20.00"]);
     assert_eq!(
         one(&w.caused(&blocked), "commission.cancelled")["reason"],
         "platform_blocked"
@@ -1231,7 +1231,7 @@ async fn v1_v3_v6_an_order_paid_before_enforcement_but_delivered_after_it_ends_a
     // (violation), exactly as if it had arrived before the violation
     let out = w.caused(&late_violation);
     assert_eq!(types(&out), ["commission.accrued", "commission.cancelled"]);
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
     assert_eq!(one(&out, "commission.cancelled")["reason"], "violation");
     assert_eq!(out[0]["type"], "commission.accrued", "accrued first, then cancelled");
     assert!(w.caused(&settle_1).is_empty(), "{:?}", types(&w.caused(&settle_1)));
@@ -1241,7 +1241,7 @@ async fn v1_v3_v6_an_order_paid_before_enforcement_but_delivered_after_it_ends_a
     // and the order paid before the block is accrued, then cancelled (platform_blocked)
     let out = w.caused(&late_block);
     assert_eq!(types(&out), ["commission.accrued", "commission.cancelled"]);
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
     assert_eq!(one(&out, "commission.cancelled")["reason"], "platform_blocked");
 
     // and the partnership order paid before the pause is accrued, then paid out (connection_paused)

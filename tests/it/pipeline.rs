@@ -30,7 +30,7 @@ async fn a_hand_published_order_yields_a_commission_accrued_in_the_contract_enve
     assert_eq!(accrued["subject"], accrued["data"]["commission_id"]);
     let data = &accrued["data"];
     assert_eq!(data["order_id"], "O1");
-    assert_eq!(data["rate"], "0.1");
+    assert_eq!(data["rate"], "0.10");
     assert_eq!(data["rate_source"], "open_collab");
     assert_eq!(data["base_amount"], "100.00");
     assert_eq!(data["amount"], "10.00");

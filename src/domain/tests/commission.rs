@@ -2,7 +2,8 @@
 //!
 //! Every test is given / when / then: the `given` events build the world, the
 //! `when` event is the one under test, the `then` assertions read its outcomes
-//! and the state. Rates travel normalized on the wire (`"0.1"`, `"0"`), money
+//! and the state. Rates travel as the producer wrote them (`"0.10"`), the
+//! worker's own zero as `"0"`, money
 //! with two decimals (`"10.00"`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -283,7 +284,7 @@ fn a_repeated_order_paid_with_a_new_event_id_changes_nothing() {
     let mut sc = Scenario::new();
     sc.when("product.updated", CATALOGUE, product(P, S, Some("0.10")));
     let first_paid = pay(&mut sc, "o-1", S, P, C, "100.00", &oct(3, 0));
-    assert_eq!(rated(&first_paid), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&first_paid), ["0.10", "open_collab", "10.00"]);
     let before = commission_of(&sc, "o-1");
 
     // when order.paid for the same order arrives again with a new event id (even with other data)
@@ -370,7 +371,7 @@ fn a_campaign_rate_beats_partnership_demotion_and_open_collaboration() {
     let out = pay(&mut sc, "o-1", S, P, C, "100.00", &oct(5, 0));
 
     // then the campaign rate applies, naming the campaign
-    assert_eq!(rated(&out), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&out), ["0.20", "campaign", "20.00"]);
     assert_eq!(first(&out, "commission.accrued")["campaign_id"], "k-1");
 }
 
@@ -419,11 +420,58 @@ fn an_open_collaboration_order_earns_the_products_open_rate() {
         a,
         json!({
             "commission_id": commission_of(&sc, "o-1").id, "order_id": "o-1", "creator_id": C,
-            "seller_id": S, "product_id": P, "campaign_id": null, "rate": "0.1",
+            "seller_id": S, "product_id": P, "campaign_id": null, "rate": "0.10",
             "rate_source": "open_collab", "base_amount": "100.00", "amount": "10.00",
             "shop_ads_rate": "0", "shop_ads_amount": "0.00", "currency": "USD"
         })
     );
+}
+
+#[test]
+fn rates_come_back_as_the_producer_wrote_them_and_the_workers_own_zeros_as_0() {
+    // given P open at "0.10" with "0.050" shop ads, Q in S's campaign at "0.150" / "0.080",
+    // and a second creator demoted by a violation
+    let mut sc = Scenario::new();
+    sc.when(
+        "product.updated",
+        CATALOGUE,
+        shop_product(P, S, Some("0.10"), Some("0.050")),
+    );
+    sc.when("product.updated", CATALOGUE, shop_product("q-1", S, Some("0.10"), None));
+    campaign(
+        &mut sc,
+        "k-1",
+        S,
+        K_START,
+        K_END,
+        &[("q-1", Some("0.150"), Some("0.080"))],
+    );
+    join(&mut sc, "k-1", C, &oct(1, 0));
+    sc.when("content.posted", &oct(3, 0), content("v-1", C, P, true));
+    sc.when("content.posted", &oct(3, 0), content("v-2", C, "q-1", true));
+    let demoted = violation(&mut sc, "viol-1", "c-2", &oct(3, 0));
+
+    // when C sells P on open collaboration and Q in the campaign, both via shop ads,
+    // and the demoted creator sells P
+    let open = sc.when(
+        "order.paid",
+        &oct(4, 0),
+        via_ads(order("o-1", S, P, Some(C), "100.00"), Some("v-1")),
+    );
+    let camp = sc.when(
+        "order.paid",
+        &oct(4, 0),
+        via_ads(order("o-2", S, "q-1", Some(C), "100.00"), Some("v-2")),
+    );
+    let zero = pay(&mut sc, "o-3", S, P, "c-2", "100.00", &oct(4, 0));
+
+    // then the producer's rates keep their fraction digits; the rates the worker decides are "0"
+    assert_eq!(rated(&open), ["0.10", "open_collab", "10.00"]);
+    assert_eq!(shop_rated(&open), ["0.050", "5.00"]);
+    assert_eq!(rated(&camp), ["0.150", "campaign", "15.00"]);
+    assert_eq!(shop_rated(&camp), ["0.080", "8.00"]);
+    assert_eq!(rated(&zero), ["0", "demoted", "0.00"]);
+    assert_eq!(first(&demoted, "commission.demoted")["rate"], "0");
 }
 
 #[test]
@@ -454,7 +502,7 @@ fn the_open_rate_is_the_latest_product_update_at_or_before_the_order() {
     let oct25 = pay(&mut sc, "o-4", S, P, C, "100.00", &oct(25, 0));
 
     // then each earns the rate current at its time (an update at the same instant counts)
-    assert_eq!(rated(&oct5), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&oct5), ["0.10", "open_collab", "10.00"]);
     assert_eq!(rated(&oct10), ["0.08", "open_collab", "8.00"]);
     assert_eq!(rated(&oct15), ["0.08", "open_collab", "8.00"]);
     assert_eq!(rated(&oct25), ["0.12", "open_collab", "12.00"]);
@@ -476,7 +524,7 @@ fn worked_example_1_open_rate_then_campaign_rate_then_the_lowered_open_rate() {
     let oct21 = pay(&mut sc, "o-3", S, P, C, "100.00", &oct(21, 12));
 
     // then 10 % open_collab, 15 % campaign, 8 % open_collab
-    assert_eq!(rated(&oct1), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&oct1), ["0.10", "open_collab", "10.00"]);
     assert_eq!(rated(&oct3), ["0.15", "campaign", "15.00"]);
     assert_eq!(first(&oct3, "commission.accrued")["campaign_id"], "k-1");
     assert_eq!(rated(&oct21), ["0.08", "open_collab", "8.00"]);
@@ -496,7 +544,7 @@ fn among_several_campaigns_the_highest_rate_wins() {
     let out = pay(&mut sc, "o-1", S, P, C, "100.00", &oct(5, 0));
 
     // then the 20 % campaign is chosen
-    assert_eq!(rated(&out), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&out), ["0.20", "campaign", "20.00"]);
     assert_eq!(first(&out, "commission.accrued")["campaign_id"], "k-20");
 }
 
@@ -543,7 +591,7 @@ fn a_campaign_without_its_own_rate_pays_the_current_open_rate() {
     let q_oct5 = pay(&mut sc, "o-3", S, "q-1", C, "100.00", &oct(5, 0));
 
     // then the campaign source applies at P's current open rate, and at 0 for Q
-    assert_eq!(rated(&p_oct5), ["0.1", "campaign", "10.00"]);
+    assert_eq!(rated(&p_oct5), ["0.10", "campaign", "10.00"]);
     assert_eq!(rated(&p_oct7), ["0.08", "campaign", "8.00"]);
     assert_eq!(rated(&q_oct5), ["0", "campaign", "0.00"]);
     assert_eq!(first(&q_oct5, "commission.accrued")["campaign_id"], "k-1");
@@ -566,10 +614,10 @@ fn a_campaign_rate_applies_only_after_joining_within_its_window_and_to_its_produ
     let at_end = pay(&mut sc, "o-4", S, P, C, "100.00", K_END);
 
     // then only the order of a campaign product, from the join until before the end, is campaign
-    assert_eq!(rated(&before_join), ["0.1", "open_collab", "10.00"]);
-    assert_eq!(rated(&joined), ["0.2", "campaign", "20.00"]);
-    assert_eq!(rated(&other_product), ["0.1", "open_collab", "10.00"]);
-    assert_eq!(rated(&at_end), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&before_join), ["0.10", "open_collab", "10.00"]);
+    assert_eq!(rated(&joined), ["0.20", "campaign", "20.00"]);
+    assert_eq!(rated(&other_product), ["0.10", "open_collab", "10.00"]);
+    assert_eq!(rated(&at_end), ["0.10", "open_collab", "10.00"]);
 }
 
 #[test]
@@ -594,7 +642,7 @@ fn a_recalled_campaign_gives_no_campaign_rate() {
     let out = pay(&mut sc, "o-1", S, P, C, "100.00", &oct(12, 0));
 
     // then the open rate applies
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -657,7 +705,7 @@ fn shop_ads_commission_needs_a_shop_ads_order_from_ads_authorized_content() {
 
     // then only the shop-ads order from authorized content earns the shop-ads rate
     assert_eq!(shop_rated(&authorized), ["0.05", "5.00"]);
-    assert_eq!(rated(&authorized), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&authorized), ["0.10", "open_collab", "10.00"]);
     assert_eq!(shop_rated(&unauthorized), ["0", "0.00"]);
     assert_eq!(shop_rated(&organic), ["0", "0.00"]);
     assert_eq!(shop_rated(&no_content), ["0", "0.00"]);
@@ -702,9 +750,9 @@ fn a_campaign_shop_ads_rate_beats_the_open_shop_ads_rate() {
     );
 
     // then P earns the campaign's shop-ads rate, Q falls back to its open shop-ads rate
-    assert_eq!(rated(&p), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&p), ["0.20", "campaign", "20.00"]);
     assert_eq!(shop_rated(&p), ["0.09", "9.00"]);
-    assert_eq!(rated(&q), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&q), ["0.20", "campaign", "20.00"]);
     assert_eq!(shop_rated(&q), ["0.05", "5.00"]);
 }
 
@@ -870,10 +918,10 @@ fn amounts_round_to_cents_half_away_from_zero() {
 
     // then halves round up (away from zero), not to even; below half rounds down
     // 1.25 × 0.10 = 0.125 → 0.13; 1.25 × 0.05 = 0.0625 → 0.06
-    assert_eq!(rated(&half), ["0.1", "open_collab", "0.13"]);
+    assert_eq!(rated(&half), ["0.10", "open_collab", "0.13"]);
     assert_eq!(shop_rated(&half), ["0.05", "0.06"]);
     // 0.05 × 0.10 = 0.005 → 0.01
-    assert_eq!(rated(&tiny), ["0.1", "open_collab", "0.01"]);
+    assert_eq!(rated(&tiny), ["0.10", "open_collab", "0.01"]);
     // 33.35 × 0.15 = 5.0025 → 5.00
     assert_eq!(rated(&below_half), ["0.15", "open_collab", "5.00"]);
     // after the refund: 8.30 × 0.15 = 1.245 → 1.25
@@ -901,7 +949,7 @@ fn shop_ads_order() -> Scenario {
         &oct(3, 0),
         via_ads(order("o-1", S, P, Some(C), "100.00"), Some("v-1")),
     );
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
     assert_eq!(shop_rated(&out), ["0.05", "5.00"]);
     sc
 }
@@ -1162,7 +1210,7 @@ fn an_order_arriving_before_its_product_is_kept_then_accrued_with_its_facts() {
 
     // then the order is accrued at its rate and made payable
     assert_eq!(types(&out), ["commission.accrued", "commission.payable"]);
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
 }
 
 #[test]
@@ -1176,7 +1224,7 @@ fn an_order_arriving_before_its_product_uses_the_version_current_at_the_order() 
     let second_description = sc.when("product.updated", &oct(10, 0), product(P, S, Some("0.08")));
 
     // then it is accrued once, at the rate current on Oct 5
-    assert_eq!(rated(&first_description), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&first_description), ["0.10", "open_collab", "10.00"]);
     assert!(second_description.is_empty(), "{:?}", types(&second_description));
 }
 
@@ -1251,7 +1299,7 @@ fn an_order_paid_before_a_violation_but_applied_after_it_ends_cancelled() {
 
     // then it is accrued as open_collab (not yet demoted on Oct 5), then cancelled by the violation
     assert_eq!(types(&out), ["commission.accrued", "commission.cancelled"]);
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
     assert_eq!(first(&out, "commission.cancelled")["reason"], "violation");
     assert!(settle(&mut sc, "o-1", &oct(12, 0)).is_empty());
 }
@@ -1347,7 +1395,7 @@ fn violation_notices_go_exactly_to_partners_and_campaign_sellers() {
     let partner = pay(&mut sc, "o-partner", "s-partner", "p-partner", C, "100.00", &oct(11, 0));
     let camp = pay(&mut sc, "o-camp", "s-camp", "p-camp", C, "100.00", &oct(11, 0));
     assert_eq!(rated(&partner), ["0.12", "partnership", "12.00"]);
-    assert_eq!(rated(&camp), ["0.2", "campaign", "20.00"]);
+    assert_eq!(rated(&camp), ["0.20", "campaign", "20.00"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1366,7 +1414,7 @@ fn a_pause_pays_out_the_pairs_pending_partnership_and_campaign_commissions_and_e
     campaign(&mut sc, "k-1", S, K_START, K_END, &[(P, Some("0.20"), None)]);
     join(&mut sc, "k-1", C, &oct(1, 0));
     let open = pay(&mut sc, "o-open", S, "q-1", C, "100.00", &oct(1, 12));
-    assert_eq!(rated(&open), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&open), ["0.10", "open_collab", "10.00"]);
     partnership(&mut sc, S, C, "0.12", &oct(2, 0));
     partnership(&mut sc, "s-2", C, "0.12", &oct(2, 0));
     assert_eq!(
@@ -1471,7 +1519,7 @@ fn a_pause_arriving_after_orders_made_after_it_leaves_those_orders_earning_zero(
     let after = pay(&mut sc, "o-after", S, P, C, "100.00", &oct(6, 0));
     assert_eq!(rated(&after), ["0.12", "partnership", "12.00"]);
     let other = pay(&mut sc, "o-c2-after", S, P, "c-2", "100.00", &oct(6, 0));
-    assert_eq!(rated(&other), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&other), ["0.10", "open_collab", "10.00"]);
 
     // when S's pauses of Oct 5 with C and with C2 arrive only now
     let paused = sc.when("partnership.paused", &oct(5, 0), pair_event(S, C));
@@ -1750,7 +1798,7 @@ fn an_order_paid_before_a_platform_block_but_applied_after_it_ends_cancelled() {
 
     // then it is accrued as of Oct 5 and cancelled by the block
     assert_eq!(types(&out), ["commission.accrued", "commission.cancelled"]);
-    assert_eq!(rated(&out), ["0.1", "open_collab", "10.00"]);
+    assert_eq!(rated(&out), ["0.10", "open_collab", "10.00"]);
     assert_eq!(first(&out, "commission.cancelled")["reason"], "platform_blocked");
 }
 

@@ -2343,7 +2343,7 @@ fn o2_worked_example_1_open_rate_then_the_exclusive_campaign_rate_then_the_lower
     let oct3 = sell(&mut s, "oct-3", ALICE, "100.00", &oct(3, 12));
     s.tick(END);
     let oct21 = sell(&mut s, "oct-21", ALICE, "100.00", &oct(21, 12));
-    assert_eq!(rated(&oct1), rate("0.1", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&oct1), rate("0.10", "open_collab", "10.00", "null"));
     assert_eq!(rated(&oct3), rate("0.15", "campaign", "15.00", "k1"));
     assert_eq!(rated(&oct21), rate("0.08", "open_collab", "8.00", "null"));
 }
@@ -2359,7 +2359,7 @@ fn o2_given_a_campaign_without_its_own_rate_when_orders_are_paid_then_they_earn_
     let before = sell(&mut s, "before", ALICE, "100.00", &oct(4, 0));
     set_open_rate(&mut s, "0.08", &oct(5, 0));
     let after = sell(&mut s, "after", ALICE, "100.00", &oct(5, 0));
-    assert_eq!(rated(&before), rate("0.1", "campaign", "10.00", "k1"));
+    assert_eq!(rated(&before), rate("0.10", "campaign", "10.00", "k1"));
     assert_eq!(rated(&after), rate("0.08", "campaign", "8.00", "k1"));
 }
 
@@ -2378,7 +2378,7 @@ fn o2_given_several_campaigns_covering_an_order_when_it_is_paid_then_the_highest
         joined(&mut s, k, ALICE, &oct(3, 0));
     }
     let out = sell(&mut s, "o1", ALICE, "100.00", &oct(4, 0));
-    assert_eq!(rated(&out), rate("0.2", "campaign", "20.00", "k-20"));
+    assert_eq!(rated(&out), rate("0.20", "campaign", "20.00", "k-20"));
 }
 
 #[test]
@@ -2409,8 +2409,8 @@ fn o2_given_a_campaign_when_orders_of_its_other_products_or_before_joining_are_p
         &oct(4, 0),
         order("outside", SELLER, P_OUTSIDE, Some(ALICE), "100.00"),
     );
-    assert_eq!(rated(&before_join), rate("0.1", "open_collab", "10.00", "null"));
-    assert_eq!(rated(&outside), rate("0.1", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&before_join), rate("0.10", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&outside), rate("0.10", "open_collab", "10.00", "null"));
 }
 
 /// A shop-ads order of Alice's from her ads-authorized content `ad`.
