@@ -63,7 +63,7 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
     let Some(mut campaign) = ws.get::<Campaign>(&e.campaign_id)? else {
         return reject(ws, JoinRejection::CampaignNotOpen);
     };
-    if !campaign.is_open() || t >= campaign.ends_at {
+    if !campaign.open_at(t) {
         return reject(ws, JoinRejection::CampaignNotOpen);
     }
     let mut creator = ws

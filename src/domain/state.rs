@@ -1016,9 +1016,19 @@ impl Campaign {
         self.rewards_total
     }
 
-    /// Open for joining and samples (J1, S1).
+    /// Open for samples (S1): scheduled or ongoing now.
     pub fn is_open(&self) -> bool {
         matches!(self.status, CampaignStatus::Scheduled | CampaignStatus::Ongoing)
+    }
+
+    /// Open for a join at business time `t` (J1): scheduled or ongoing *as
+    /// of `t`*, whatever arrived since — paid at or before `t`, not yet at
+    /// its end, never recalled. A payment stamped after `t` that arrived
+    /// before the join does not open the campaign to it.
+    pub fn open_at(&self, t: Time) -> bool {
+        self.paid_at.is_some_and(|paid| paid <= t)
+            && t < self.ends_at
+            && !matches!(self.status, CampaignStatus::Recalled | CampaignStatus::Expired)
     }
 
     /// Rewards can no longer change once the campaign is settled or recalled.

@@ -383,6 +383,71 @@ fn j1_given_a_campaign_awaiting_payment_when_a_creator_joins_then_she_is_rejecte
     assert_eq!(rejection(&join(&mut s, "k1", ALICE, SUBMITTED)), "campaign_not_open");
 }
 
+/// Task `k1` submitted on Sep 20 00:00 and paid on Sep 20 at `paid`.
+fn given_a_task_paid_at(paid: &str) -> Scenario {
+    let mut s = world();
+    let out = s.when(
+        "campaign.submitted",
+        SUBMITTED,
+        task("k1", json!([content_task("any", 1)])),
+    );
+    assert_eq!(types(&out), ["campaign.accepted"]);
+    let out = s.when(
+        "payment.succeeded",
+        paid,
+        json!({
+            "payment_id": "pay-k1", "campaign_id": "k1", "seller_id": SELLER,
+            "amount": "30.00", "currency": "USD", "method": "credit_card"
+        }),
+    );
+    assert_eq!(types(&out), ["campaign.scheduled"]);
+    s
+}
+
+#[test]
+fn j1_given_a_payment_after_the_join_time_arriving_first_when_the_join_arrives_then_campaign_not_open() {
+    // given k1 awaiting payment from Sep 20 00:00, paid at 12:00 — the payment arrives first
+    let mut s = given_a_task_paid_at("2024-09-20T12:00:00Z");
+
+    // when a join stamped 06:00 (the campaign still awaited payment) arrives
+    let out = join(&mut s, "k1", ALICE, "2024-09-20T06:00:00Z");
+
+    // then it is judged against the campaign as it was at 06:00, as had it arrived first
+    assert_eq!(rejection(&out), "campaign_not_open");
+    assert_eq!(campaign(&s, "k1").participant_count, 0);
+    // and a join at the instant of payment, or after it, is accepted (paid_at ≤ t)
+    joined(&mut s, "k1", BOB, "2024-09-20T12:00:00Z");
+    joined(&mut s, "k1", CAROL, "2024-09-20T13:00:00Z");
+}
+
+#[test]
+fn j1_given_a_payment_after_the_join_time_arriving_first_then_a_failing_creator_is_still_campaign_not_open() {
+    // given k1 paid at 12:00 (arrived first), and a creator failing every later check
+    let mut s = given_a_task_paid_at("2024-09-20T12:00:00Z");
+    platform_block(&mut s, "nobody", SUBMITTED);
+
+    // when her join stamped 06:00 arrives
+    let out = join(&mut s, "k1", "nobody", "2024-09-20T06:00:00Z");
+
+    // then the first reason in J1 order is still campaign_not_open
+    assert_eq!(rejection(&out), "campaign_not_open");
+}
+
+#[test]
+fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arrives_then_it_is_accepted() {
+    // given k1 (Oct 2 – Oct 20) started, ended and settled
+    let mut s = given_a_scheduled_task();
+    s.tick(START);
+    s.tick(END);
+    assert_eq!(campaign(&s, "k1").status, CampaignStatus::Settled);
+
+    // when a join stamped Oct 19 — the campaign was ongoing then — arrives late
+    let out = join(&mut s, "k1", ALICE, &oct(19, 0));
+
+    // then it is judged as of Oct 19: accepted, as had it arrived in order
+    assert_eq!(types(&out), ["participation.accepted"]);
+}
+
 #[test]
 fn j1_given_an_expired_campaign_when_a_creator_joins_then_she_is_rejected_campaign_not_open() {
     let mut s = world();
