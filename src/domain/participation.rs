@@ -104,7 +104,7 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
     creator
         .participations
         .push((campaign.id.clone(), campaign.seller_id.clone()));
-    ws.put(Participation {
+    let mut participation = Participation {
         id: key,
         seller_id: campaign.seller_id.clone(),
         joined_at: t,
@@ -115,7 +115,7 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
         samples_approved: 0,
         sample_delivered: false,
         reward: None,
-    });
+    };
     ws.emit(
         e.creator_id.as_str(),
         OutcomeData::ParticipationAccepted(ParticipationAccepted {
@@ -125,6 +125,14 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
             fake_order_risk: profile.map(|p| p.fake_order_risk),
         }),
     );
+    // V3: a pause after t that arrived first is replayed, as a later platform
+    // block is (the join stands, the block then keeps every reward away): the
+    // join ends as had it arrived in order — accepted, then removed, so it
+    // never counts nor earns a reward.
+    if pair.paused_at.is_some() {
+        set_status(ws, &mut participation, ParticipationStatus::Removed);
+    }
+    ws.put(participation);
     ws.put(campaign);
     ws.put(creator);
     Ok(())

@@ -1052,6 +1052,63 @@ fn j3_given_participations_with_two_sellers_when_one_seller_pauses_then_only_tha
 }
 
 #[test]
+fn v3_given_a_pause_after_the_join_time_arriving_first_when_the_join_arrives_then_it_is_accepted_then_removed() {
+    // given task k1 (one order to finish) running, and the seller's pause on Oct 4 known
+    let mut s = world();
+    launch(&mut s, task("k1", json!([orders_task("any", 1)])));
+    s.tick(START);
+    assert!(status_changes(&pause(&mut s, ALICE, &oct(4, 0))).is_empty());
+
+    // when Alice's join stamped Oct 3 (before the pause) arrives
+    let out = join(&mut s, "k1", ALICE, &oct(3, 0));
+
+    // then it ends as had it arrived in order: accepted, then removed by the pause
+    assert_eq!(types(&out), ["participation.accepted", "participation.status_changed"]);
+    assert_eq!(status_changes(&out), ["removed"]);
+    assert_eq!(status(&s, "k1", ALICE), ParticipationStatus::Removed);
+    assert_eq!(campaign(&s, "k1").participant_count, 1);
+
+    // and an order that would finish her task counts nothing and earns no reward;
+    // its campaign commission is paid out by the pause like any of the pair's
+    let out = sell(&mut s, "o1", ALICE, "10.00", &oct(3, 12));
+    assert_eq!(types(&out), ["commission.accrued", "commission.payable"], "{out:?}");
+    assert_eq!(first(&out, "commission.accrued")["rate_source"], "campaign");
+    assert!(participation(&s, "k1", ALICE).orders.is_empty());
+    let settled = s.tick(END);
+    assert_eq!(first(&settled, "campaign.settled")["rewards_total"], "0.00");
+}
+
+#[test]
+fn v3_given_a_pause_after_the_join_time_arriving_first_when_the_challenge_is_finalized_then_the_late_joiner_is_not_ranked()
+ {
+    // given challenge h1 running with Bob, and the seller's pause of Alice on Oct 5 known
+    let mut s = given_a_running_challenge(challenge("h1", "gmv", json!("0.00")), &[BOB]);
+    pause(&mut s, ALICE, &oct(5, 0));
+
+    // when Alice's join stamped Oct 3 arrives, then her order of Oct 4 (higher than Bob's)
+    let out = join(&mut s, "h1", ALICE, &oct(3, 0));
+    assert_eq!(status_changes(&out), ["removed"]);
+    sell_as(&mut s, "a1", ALICE, "video", "300.00", &oct(4, 0));
+    sell_as(&mut s, "b1", BOB, "video", "200.00", &oct(4, 0));
+
+    // then only Bob is ranked, as when the pause arrives last
+    assert_eq!(ranking(&finalize(&mut s)), ranked(&[(BOB, 1, "50.00")]));
+}
+
+#[test]
+fn v3_given_a_pause_before_the_join_time_arriving_first_when_the_join_arrives_then_it_is_rejected_connection_paused() {
+    // given a scheduled task and the seller's pause of Alice on Oct 1
+    let mut s = given_a_scheduled_task();
+    pause(&mut s, ALICE, &oct(1, 0));
+
+    // when her join stamped at or after the pause arrives
+    let out = join(&mut s, "k1", ALICE, &oct(1, 0));
+
+    // then the connection was paused at the join: rejected, no participation
+    assert_eq!(rejection(&out), "connection_paused");
+}
+
+#[test]
 fn j3_given_a_not_fulfilled_participation_when_the_seller_pauses_then_it_is_removed() {
     let mut s = given_alice_with_an_approved_sample();
     deliver(&mut s, "r1", &oct(4, 0));
