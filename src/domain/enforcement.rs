@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use super::commission;
 use super::participation::set_status;
-use super::state::{Campaign, Creator, Dispute, Miss, Order, Pair, Participation, Query, Workspace};
+use super::state::{Campaign, Creator, Dispute, Miss, Order, Pair, Participation, Query, Time, Violation, Workspace};
 use crate::wire::events::{
     CreatorPlatformBlocked, CreatorViolationReported, DisputeOpened, DisputeResolved, PartnershipEstablished,
     SellerCreator,
@@ -47,10 +47,11 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
     if c.violations.iter().any(|v| v.id == e.violation_id) {
         return Ok(());
     }
-    c.violations.push(super::state::Violation {
+    let mut violation = Violation {
         id: e.violation_id.clone(),
         time: ws.now(),
-    });
+        notified: BTreeSet::new(),
+    };
     ws.emit(
         e.violation_id.as_str(),
         OutcomeData::CommissionDemoted(CommissionDemoted {
@@ -76,18 +77,43 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
         }
     }
     for seller in sellers {
-        ws.emit(
-            &format!("{seller}/{}", e.violation_id),
-            OutcomeData::SellerViolationNotice(SellerViolationNotice {
-                seller_id: seller.clone(),
-                creator_id: e.creator_id.clone(),
-                violation_id: e.violation_id.clone(),
-                options: ["pause", "dispute", "none"],
-            }),
-        );
+        notify(ws, &c.id, &mut violation, &seller);
     }
+    c.violations.push(violation);
     ws.put(c);
     Ok(())
+}
+
+/// V2: one `seller.violation_notice` per (violation, seller), whichever
+/// event causes it.
+fn notify(ws: &mut Workspace<'_>, creator: &CreatorId, violation: &mut Violation, seller: &SellerId) {
+    if !violation.notified.insert(seller.clone()) {
+        return;
+    }
+    ws.emit(
+        &format!("{seller}/{}", violation.id),
+        OutcomeData::SellerViolationNotice(SellerViolationNotice {
+            seller_id: seller.clone(),
+            creator_id: creator.clone(),
+            violation_id: violation.id.clone(),
+            options: ["pause", "dispute", "none"],
+        }),
+    );
+}
+
+/// V2 for a connection that arrived after violations later than it: a
+/// partnership or an accepted participation of `pair`'s seller since
+/// `since`. The seller was connected with the creator when each violation
+/// at or after `since` happened (a fact at the same instant counts as
+/// earlier, decision 1), unless the pair was paused by then, so it gets the
+/// notice it would have had in time order — once.
+pub fn notify_late_connection(ws: &mut Workspace<'_>, creator: &mut Creator, pair: &Pair, since: Time) {
+    let seller = &pair.id.0;
+    for violation in creator.violations.iter_mut() {
+        if violation.time >= since && !pair.paused_by(violation.time) {
+            notify(ws, &pair.id.1, violation, seller);
+        }
+    }
 }
 
 /// V3: the connection ends for good.
@@ -264,6 +290,7 @@ pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablishe
             creator_id: e.creator_id.clone(),
         }),
     );
+    notify_late_connection(ws, &mut c, &p, t);
     ws.put(p);
     ws.put(c);
     Ok(())

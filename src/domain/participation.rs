@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use super::catalogue;
 use super::commission;
+use super::enforcement;
 use super::ids;
 use super::state::{
     Campaign, CampaignPlan, ChallengeMetric, Content, Contribution, Creator, Miss, Order, Pair, Participation,
@@ -125,6 +126,7 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
             fake_order_risk: profile.map(|p| p.fake_order_risk),
         }),
     );
+    enforcement::notify_late_connection(ws, &mut creator, &pair, t);
     // V3: a pause after t that arrived first is replayed, as a later platform
     // block is (the join stands, the block then keeps every reward away): the
     // join ends as had it arrived in order — accepted, then removed, so it

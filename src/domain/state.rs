@@ -590,6 +590,11 @@ pub struct CreatorProfile {
 pub struct Violation {
     pub id: ViolationId,
     pub time: Time,
+    /// Sellers sent a `seller.violation_notice` for it (V2). Notices have
+    /// different causes — the violation, or a connection that arrived after
+    /// it — so their ids alone cannot keep a seller from being told twice.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub notified: BTreeSet<SellerId>,
 }
 
 /// A refundable-sample window open for a creator and a product (S3).

@@ -1398,6 +1398,129 @@ fn violation_notices_go_exactly_to_partners_and_campaign_sellers() {
     assert_eq!(rated(&camp), ["0.20", "campaign", "20.00"]);
 }
 
+/// The sellers named by the `seller.violation_notice` outcomes, sorted.
+fn noticed(out: &[OutcomeData]) -> Vec<String> {
+    field_of(out, "seller.violation_notice", "seller_id")
+}
+
+#[test]
+fn a_partnership_from_before_a_violation_arriving_after_it_gets_the_notice_once() {
+    // given C's violation v-1 on Oct 10, known before any connection
+    let mut sc = Scenario::new();
+    violation(&mut sc, "v-1", C, &oct(10, 0));
+
+    // when S's partnership with C from Oct 5 arrives
+    let out = sc.when(
+        "partnership.established",
+        &oct(5, 0),
+        json!({ "seller_id": S, "creator_id": C, "commission_rate": "0.12" }),
+    );
+
+    // then S had a connection when the violation happened: accepted, then notified
+    assert_eq!(types(&out), ["partnership.accepted", "seller.violation_notice"]);
+    let notice = first(&out, "seller.violation_notice");
+    assert_eq!(notice["creator_id"], C);
+    assert_eq!(notice["violation_id"], "v-1");
+    assert_eq!(notice["options"], json!(["pause", "dispute", "none"]));
+
+    // and a new rate for the same partnership, also from before the violation, notifies no more
+    let again = sc.when(
+        "partnership.established",
+        &oct(6, 0),
+        json!({ "seller_id": S, "creator_id": C, "commission_rate": "0.15" }),
+    );
+    assert_eq!(types(&again), ["partnership.accepted"]);
+
+    // and a partnership that began after the violation brings no notice
+    let after = sc.when(
+        "partnership.established",
+        &oct(11, 0),
+        json!({ "seller_id": "s-later", "creator_id": C, "commission_rate": "0.12" }),
+    );
+    assert_eq!(types(&after), ["partnership.accepted"]);
+}
+
+#[test]
+fn a_partnership_paused_before_the_violation_arriving_late_gets_no_notice() {
+    // given C's violation on Oct 10, and S's pause of C on Oct 6, both known
+    let mut sc = Scenario::new();
+    violation(&mut sc, "v-1", C, &oct(10, 0));
+    sc.when("partnership.paused", &oct(6, 0), pair_event(S, C));
+
+    // when S's partnership from Oct 5 arrives
+    let out = sc.when(
+        "partnership.established",
+        &oct(5, 0),
+        json!({ "seller_id": S, "creator_id": C, "commission_rate": "0.12" }),
+    );
+
+    // then the connection had ended when the violation happened: no notice
+    assert_eq!(types(&out), ["partnership.accepted"]);
+}
+
+#[test]
+fn a_campaign_participation_from_before_a_violation_arriving_after_it_gets_the_notice() {
+    // given S's campaign and C's violation on Oct 10
+    let mut sc = Scenario::new();
+    sc.when("product.updated", CATALOGUE, product(P, S, Some("0.10")));
+    campaign(&mut sc, "k-1", S, K_START, K_END, &[(P, Some("0.20"), None)]);
+    profile(&mut sc, C);
+    violation(&mut sc, "v-1", C, &oct(10, 0));
+
+    // when C's join of Oct 3 arrives
+    let out = sc.when(
+        "creator.join_requested",
+        &oct(3, 0),
+        json!({ "campaign_id": "k-1", "creator_id": C }),
+    );
+
+    // then S is notified of the violation that came after the join
+    assert_eq!(types(&out), ["participation.accepted", "seller.violation_notice"]);
+    assert_eq!(noticed(&out), [S]);
+}
+
+#[test]
+fn a_seller_connected_twice_gets_one_notice_per_violation_whatever_the_arrival_order() {
+    // given S's campaign, and C's violations v-1 (Oct 10) and v-2 (Oct 12)
+    let mut sc = Scenario::new();
+    sc.when("product.updated", CATALOGUE, product(P, S, Some("0.10")));
+    campaign(&mut sc, "k-1", S, K_START, K_END, &[(P, Some("0.20"), None)]);
+    campaign(&mut sc, "k-2", S, K_START, K_END, &[(P, Some("0.25"), None)]);
+    profile(&mut sc, C);
+    violation(&mut sc, "v-1", C, &oct(10, 0));
+    // S and C connected by the join of Oct 11, between the two violations, arriving in order
+    let out = sc.when(
+        "creator.join_requested",
+        &oct(11, 0),
+        json!({ "campaign_id": "k-1", "creator_id": C }),
+    );
+    assert_eq!(types(&out), ["participation.accepted"]);
+    let v2 = violation(&mut sc, "v-2", C, &oct(12, 0));
+    assert_eq!(noticed(&v2), [S]);
+
+    // when a partnership of Oct 1 and a join of another campaign on Oct 2 arrive late
+    let partner = sc.when(
+        "partnership.established",
+        &oct(1, 0),
+        json!({ "seller_id": S, "creator_id": C, "commission_rate": "0.12" }),
+    );
+    let joined = sc.when(
+        "creator.join_requested",
+        &oct(2, 0),
+        json!({ "campaign_id": "k-2", "creator_id": C }),
+    );
+
+    // then S is told about v-1 once (it was not connected then), and never again about v-2
+    assert_eq!(
+        all(&partner, "seller.violation_notice")
+            .iter()
+            .map(|n| text(&n["violation_id"]))
+            .collect::<Vec<_>>(),
+        ["v-1"]
+    );
+    assert_eq!(types(&joined), ["participation.accepted"]);
+}
+
 // ---------------------------------------------------------------------------
 // V3 — pause
 // ---------------------------------------------------------------------------
