@@ -285,7 +285,7 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product) -> Resul
     order.commission = Some(commission);
     order.awaiting_product = false;
 
-    participation::order_applied(ws, order)?;
+    participation::order_applied(ws, order, t)?;
     sample::order_applied(ws, order, &creator)?;
 
     // What is known to have happened after the order, in time order.
@@ -403,13 +403,13 @@ pub fn order_settled(ws: &mut Workspace<'_>, e: &OrderRef) -> Result<(), Miss> {
 /// O6/O7 on an applied order.
 fn apply_fact(ws: &mut Workspace<'_>, order: &mut Order, fact: &OrderFact) -> Result<(), Miss> {
     match *fact {
-        OrderFact::Refunded { amount, .. } => {
+        OrderFact::Refunded { amount, time } => {
             if order.cancelled_at.is_some() {
                 return Ok(());
             }
             order.refunded += amount;
             recompute_after_refund(ws, order);
-            progress_changed(ws, order)
+            progress_changed(ws, order, time)
         }
         OrderFact::Cancelled { time } => {
             order.cancelled_at = Some(time);
@@ -421,7 +421,7 @@ fn apply_fact(ws: &mut Workspace<'_>, order: &mut Order, fact: &OrderFact) -> Re
                 }
                 _ => {}
             }
-            progress_changed(ws, order)
+            progress_changed(ws, order, time)
         }
         OrderFact::Settled { time } => {
             order.settled_at = Some(time);
@@ -431,9 +431,10 @@ fn apply_fact(ws: &mut Workspace<'_>, order: &mut Order, fact: &OrderFact) -> Re
     }
 }
 
-/// Task progress, challenge scores and sample goals follow the order's base.
-fn progress_changed(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> {
-    participation::order_applied(ws, order)?;
+/// Task progress, challenge scores and sample goals follow the order's base,
+/// changed by a fact at business time `at`.
+fn progress_changed(ws: &mut Workspace<'_>, order: &Order, at: Time) -> Result<(), Miss> {
+    participation::order_applied(ws, order, at)?;
     let Some(creator_id) = order.paid.as_ref().and_then(|p| p.creator_id.clone()) else {
         return Ok(());
     };

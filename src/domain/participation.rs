@@ -207,8 +207,8 @@ pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> Result<(), M
 }
 
 /// An order's contribution to its campaign participation (T1, H1), after it
-/// was accrued, refunded or cancelled.
-pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> {
+/// was accrued, refunded or cancelled at business time `at`.
+pub fn order_applied(ws: &mut Workspace<'_>, order: &Order, at: Time) -> Result<(), Miss> {
     let (Some(paid), Some(c)) = (&order.paid, &order.commission) else {
         return Ok(());
     };
@@ -230,13 +230,22 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> 
     if !in_window(&campaign, &p, paid.time) || paid.currency != campaign.currency {
         return Ok(());
     }
+    let base = order.base();
+    let changed_at = match p.orders.get(&order.id) {
+        None => (base > Decimal::ZERO).then_some(at),
+        Some(before) if score_changes(&campaign.plan, before.base, base) => {
+            Some(before.score_changed_at().map_or(at, |last| last.max(at)))
+        }
+        Some(before) => before.score_changed_at(),
+    };
     p.orders.insert(
         order.id.clone(),
         Contribution {
             time: paid.time,
-            base: order.base(),
+            base,
             channel: paid.channel,
             quantity: paid.quantity,
+            changed_at,
         },
     );
     let creator = ws
@@ -247,6 +256,19 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order) -> Result<(), Miss> 
     }
     ws.put(p);
     Ok(())
+}
+
+/// Whether an order's base going from `before` to `after` changes the score:
+/// any change of GMV, but for an orders challenge only the order starting or
+/// ceasing to count (a partial refund leaves the count as it was).
+fn score_changes(plan: &CampaignPlan, before: Decimal, after: Decimal) -> bool {
+    match plan {
+        CampaignPlan::Challenge {
+            metric: ChallengeMetric::Orders,
+            ..
+        } => (before > Decimal::ZERO) != (after > Decimal::ZERO),
+        _ => before != after,
+    }
 }
 
 /// Progress of one task kind over the participation's qualifying facts up
@@ -287,8 +309,10 @@ fn tasks_done_at(p: &Participation, tasks: &[super::state::TaskSpec]) -> Option<
     })
 }
 
-/// H1: the challenge score and when the participant reached it (the time of
-/// the latest order still counting).
+/// H1: the challenge score and when the participant reached it (H3): the
+/// business time of the last fact that changed it — a qualifying order paid,
+/// or a refund or cancellation of one. A score lowered by a refund was
+/// reached when the refund happened, not when the order was paid.
 pub fn challenge_score(campaign: &Campaign, p: &Participation) -> (Decimal, Option<Time>) {
     let CampaignPlan::Challenge {
         metric, content_types, ..
@@ -296,16 +320,17 @@ pub fn challenge_score(campaign: &Campaign, p: &Participation) -> (Decimal, Opti
     else {
         return (Decimal::ZERO, None);
     };
-    let counting: Vec<&Contribution> = p
+    let qualifying: Vec<&Contribution> = p
         .orders
         .values()
-        .filter(|o| o.base > Decimal::ZERO && o.channel.content_type().is_some_and(|ct| content_types.contains(&ct)))
+        .filter(|o| o.channel.content_type().is_some_and(|ct| content_types.contains(&ct)))
         .collect();
+    let counting = qualifying.iter().filter(|o| o.base > Decimal::ZERO);
     let score = match metric {
-        ChallengeMetric::Gmv => counting.iter().map(|o| o.base).sum(),
-        ChallengeMetric::Orders => Decimal::from(counting.len()),
+        ChallengeMetric::Gmv => counting.map(|o| o.base).sum(),
+        ChallengeMetric::Orders => Decimal::from(counting.count()),
     };
-    (score, counting.iter().map(|o| o.time).max())
+    (score, qualifying.iter().filter_map(|o| o.score_changed_at()).max())
 }
 
 /// H2: eligible for ranking.

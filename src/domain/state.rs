@@ -1052,6 +1052,19 @@ pub struct Contribution {
     pub base: Decimal,
     pub channel: OrderChannel,
     pub quantity: u32,
+    /// Business time of the latest fact about the order — its payment, a
+    /// refund, its cancellation — that changed the campaign's score (H3);
+    /// `None` if none did. Absent from documents written before it was
+    /// kept: see [`Contribution::score_changed_at`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<Time>,
+}
+
+impl Contribution {
+    /// When the order last changed the score, if it ever did.
+    pub fn score_changed_at(&self) -> Option<Time> {
+        self.changed_at.or((self.base > Decimal::ZERO).then_some(self.time))
+    }
 }
 
 /// A creator in a campaign.

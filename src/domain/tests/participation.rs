@@ -1839,17 +1839,60 @@ fn h3_given_a_higher_score_reached_later_when_the_challenge_is_finalized_then_th
 }
 
 #[test]
-fn h3_given_a_refund_of_the_latest_order_when_the_challenge_is_finalized_then_reach_time_is_the_latest_order_still_counting()
- {
+fn h3_given_a_score_lowered_by_a_refund_when_the_challenge_is_finalized_then_it_was_reached_at_the_refund() {
     // Decision 23. Alice: 50 on Oct 4 and 50 on Oct 8, the latter fully
-    // refunded; Bob: 50 on Oct 6. Equal scores: Alice reached hers first.
+    // refunded on Oct 9; Bob: 50 on Oct 6. Equal scores: Alice's final score
+    // was reached by the refund on Oct 9, after Bob's on Oct 6.
     let mut s = given_a_running_challenge(challenge("h1", "gmv", json!("0.00")), &[ALICE, BOB]);
     sell_as(&mut s, "a1", ALICE, "video", "50.00", &oct(4, 0));
     sell_as(&mut s, "a2", ALICE, "video", "50.00", &oct(8, 0));
     refund(&mut s, "a2", "50.00", &oct(9, 0));
     sell_as(&mut s, "b1", BOB, "video", "50.00", &oct(6, 0));
     let out = finalize(&mut s);
+    assert_eq!(ranking(&out), ranked(&[(BOB, 1, "50.00"), (ALICE, 2, "20.00")]));
+}
+
+#[test]
+fn h3_given_a_refund_arriving_before_its_order_when_the_challenge_is_finalized_then_the_score_was_reached_at_the_refund()
+ {
+    // Alice: 50 on Oct 4, 50 on Oct 5 refunded 20 on Oct 9 — the refund
+    // arriving before its order; Bob: 80 on Oct 6. Equal scores of 80:
+    // Alice's was reached on Oct 9.
+    let mut s = given_a_running_challenge(challenge("h1", "gmv", json!("0.00")), &[ALICE, BOB]);
+    refund(&mut s, "a2", "20.00", &oct(9, 0));
+    sell_as(&mut s, "b1", BOB, "video", "80.00", &oct(6, 0));
+    sell_as(&mut s, "a1", ALICE, "video", "50.00", &oct(4, 0));
+    sell_as(&mut s, "a2", ALICE, "video", "50.00", &oct(5, 0));
+    let out = finalize(&mut s);
+    assert_eq!(ranking(&out), ranked(&[(BOB, 1, "50.00"), (ALICE, 2, "20.00")]));
+}
+
+#[test]
+fn h3_given_an_orders_challenge_when_a_partial_refund_leaves_the_count_then_it_does_not_move_the_reach_time() {
+    // Alice: orders on Oct 4 and Oct 5, the second partly refunded on Oct 9
+    // (still counting); Bob: orders on Oct 4 and Oct 6. Two each: Alice
+    // reached two on Oct 5, before Bob.
+    let mut s = given_a_running_challenge(challenge("h1", "orders", json!(1)), &[ALICE, BOB]);
+    sell_as(&mut s, "a1", ALICE, "video", "10.00", &oct(4, 0));
+    sell_as(&mut s, "a2", ALICE, "video", "10.00", &oct(5, 0));
+    refund(&mut s, "a2", "4.00", &oct(9, 0));
+    sell_as(&mut s, "b1", BOB, "video", "10.00", &oct(4, 0));
+    sell_as(&mut s, "b2", BOB, "video", "10.00", &oct(6, 0));
+    let out = finalize(&mut s);
     assert_eq!(ranking(&out), ranked(&[(ALICE, 1, "50.00"), (BOB, 2, "20.00")]));
+}
+
+#[test]
+fn h3_given_an_orders_challenge_when_a_cancellation_lowers_the_count_then_the_score_was_reached_at_the_cancellation() {
+    // Alice: orders on Oct 4 and Oct 5, the second cancelled on Oct 9 — one
+    // order since Oct 9; Bob: one order on Oct 6.
+    let mut s = given_a_running_challenge(challenge("h1", "orders", json!(1)), &[ALICE, BOB]);
+    sell_as(&mut s, "a1", ALICE, "video", "10.00", &oct(4, 0));
+    sell_as(&mut s, "a2", ALICE, "video", "10.00", &oct(5, 0));
+    cancel(&mut s, "a2", &oct(9, 0));
+    sell_as(&mut s, "b1", BOB, "video", "10.00", &oct(6, 0));
+    let out = finalize(&mut s);
+    assert_eq!(ranking(&out), ranked(&[(BOB, 1, "50.00"), (ALICE, 2, "20.00")]));
 }
 
 #[test]
