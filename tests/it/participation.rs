@@ -813,7 +813,7 @@ async fn t1_t2_qualifying_orders_make_progress_and_the_reward_is_issued_as_soon_
 
     // Orders that do not qualify for Alice's video-orders task.
     let before_join = w.sell("a-before-join", ALICE, "10.00", &oct(2, 12)).await;
-    assert_eq!(rated(&before_join), rate("0.1", "open_collab", "1.00", "null"));
+    assert_eq!(rated(&before_join), rate("0.10", "open_collab", "1.00", "null"));
     w.sell_as("a-live", ALICE, "live", "10.00", &oct(4, 0)).await;
     w.sell_as("a-showcase", ALICE, "showcase", "10.00", &oct(4, 1)).await;
     let outside = w
@@ -823,7 +823,7 @@ async fn t1_t2_qualifying_orders_make_progress_and_the_reward_is_issued_as_soon_
             order("a-outside", SELLER, P_OUTSIDE, Some(ALICE), "10.00"),
         )
         .await;
-    assert_eq!(rated(&outside), rate("0.1", "open_collab", "1.00", "null"));
+    assert_eq!(rated(&outside), rate("0.10", "open_collab", "1.00", "null"));
     w.when(
         "order.paid",
         &oct(4, 3),
@@ -897,7 +897,7 @@ async fn t1_t2_qualifying_orders_make_progress_and_the_reward_is_issued_as_soon_
     let out = w.sell("c1", CAROL, "10.00", &oct(10, 0)).await;
     assert_eq!(count(&out, "reward.issued"), 0);
     let at_end = w.sell("c2", CAROL, "10.00", END).await;
-    assert_eq!(rated(&at_end), rate("0.1", "open_collab", "1.00", "null"));
+    assert_eq!(rated(&at_end), rate("0.10", "open_collab", "1.00", "null"));
     assert_eq!(count(&at_end, "reward.issued"), 0);
     let out = w.tick(END).await;
     assert_eq!(count(&out, "campaign.settled"), 2, "{out:?}");
@@ -1055,7 +1055,7 @@ async fn h1_h3_k3_a_late_order_counts_until_finalization_and_not_after_it() {
     let late = w.sell("b2", BOB, "10.00", LAST_SECOND).await;
     assert_eq!(rated(&late), rate("0.15", "campaign", "1.50", "h1"));
     let at_end = w.sell("a2", ALICE, "10.00", END).await;
-    assert_eq!(rated(&at_end), rate("0.1", "open_collab", "1.00", "null"));
+    assert_eq!(rated(&at_end), rate("0.10", "open_collab", "1.00", "null"));
     w.sell("a3", ALICE, "10.00", "2024-10-20T00:10:00Z").await;
     assert!(of_campaign(&w.tick("2024-10-20T00:29:59Z").await, "h1").is_empty());
     let out = w.tick("2024-10-20T00:30:00Z").await;
@@ -1253,7 +1253,7 @@ async fn o2_worked_example_1_the_open_rate_then_the_exclusive_campaign_rate_then
     let oct3 = w.sell("oct-3", ALICE, "100.00", &oct(3, 12)).await;
     w.tick(END).await;
     let oct21 = w.sell("oct-21", ALICE, "100.00", &oct(21, 12)).await;
-    assert_eq!(rated(&oct1), rate("0.1", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&oct1), rate("0.10", "open_collab", "10.00", "null"));
     assert_eq!(rated(&oct3), rate("0.15", "campaign", "15.00", "k1"));
     assert_eq!(rated(&oct21), rate("0.08", "open_collab", "8.00", "null"));
     let a = first(&oct3, "commission.accrued");
@@ -1294,7 +1294,7 @@ async fn o2_o4_the_highest_campaign_rate_wins_ties_go_to_the_earliest_start_and_
 
     // O2.3: the highest rate wins.
     let out = w.sell("a1", ALICE, "100.00", &oct(4, 0)).await;
-    assert_eq!(rated(&out), rate("0.2", "campaign", "20.00", "k-20"));
+    assert_eq!(rated(&out), rate("0.20", "campaign", "20.00", "k-20"));
     // Equal rates: the campaign that started first; also at a 0 rate.
     let out = w.sell("b1", BOB, "100.00", &oct(4, 0)).await;
     assert_eq!(rated(&out), rate("0.15", "campaign", "15.00", "sooner"));
@@ -1308,7 +1308,7 @@ async fn o2_o4_the_highest_campaign_rate_wins_ties_go_to_the_earliest_start_and_
     assert_eq!(rated(&out), rate("0", "campaign", "0.00", "sooner"));
     // A campaign without its own rate: P's current open rate, as `campaign`.
     let out = w.sell("c1", CAROL, "100.00", &oct(4, 0)).await;
-    assert_eq!(rated(&out), rate("0.1", "campaign", "10.00", "k-open"));
+    assert_eq!(rated(&out), rate("0.10", "campaign", "10.00", "k-open"));
     set_open_rate(&w, "0.08", &oct(5, 0)).await;
     let out = w.sell("c2", CAROL, "100.00", &oct(5, 12)).await;
     assert_eq!(rated(&out), rate("0.08", "campaign", "8.00", "k-open"));
@@ -1320,9 +1320,9 @@ async fn o2_o4_the_highest_campaign_rate_wins_ties_go_to_the_earliest_start_and_
             order("a-outside", SELLER, P_OUTSIDE, Some(ALICE), "100.00"),
         )
         .await;
-    assert_eq!(rated(&out), rate("0.1", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&out), rate("0.10", "open_collab", "10.00", "null"));
     let out = w.sell("e-before-join", ERIN, "100.00", &oct(2, 12)).await;
-    assert_eq!(rated(&out), rate("0.1", "open_collab", "10.00", "null"));
+    assert_eq!(rated(&out), rate("0.10", "open_collab", "10.00", "null"));
 
     // O4: shop-ads orders from ads-authorized content.
     w.post("ad-a", ALICE, "video", &[P], &oct(3, 1)).await;
@@ -1331,7 +1331,7 @@ async fn o2_o4_the_highest_campaign_rate_wins_ties_go_to_the_earliest_start_and_
     w.post("ad-e", ERIN, "video", &[P], &oct(3, 1)).await;
     w.post_ads("ad-x", ALICE, "video", &[P], false, &oct(3, 1)).await;
     let out = w.sell_via_ads("a-ads", ALICE, "ad-a", &oct(6, 0)).await;
-    assert_eq!(rated(&out), rate("0.2", "campaign", "20.00", "k-20"));
+    assert_eq!(rated(&out), rate("0.20", "campaign", "20.00", "k-20"));
     assert_eq!(shop_ads(&out), ["0.09", "9.00"]);
     // The campaign chosen sets no shop-ads rate: the open shop-ads rate.
     let out = w.sell_via_ads("c-ads", CAROL, "ad-c", &oct(6, 0)).await;
