@@ -412,28 +412,59 @@ fn check_challenge(e: &CampaignSubmitted, budget: Decimal, problems: &mut Proble
     if challenge.rank_rewards.is_empty() {
         problems.add(P::InvalidChallenge, "challenge.rank_rewards", "at least one rank band");
     }
-    let mut bands = Vec::new();
+    // "Contiguous from rank 1, non-overlapping" is about the ranks, not the
+    // order the bands are listed in: they are checked sorted by from_rank,
+    // and a problem names the band by its place in the submission.
+    let listed = &challenge.rank_rewards;
+    let mut by_rank: Vec<usize> = (0..listed.len()).collect();
+    by_rank.sort_by_key(|&i| (listed[i].from_rank, listed[i].to_rank));
     let mut next_rank = 1i64;
-    let mut sum = Decimal::ZERO;
-    let mut bands_ok = true;
-    for (i, band) in challenge.rank_rewards.iter().enumerate() {
-        let field = |name: &str| format!("challenge.rank_rewards[{i}].{name}");
-        if band.from_rank != next_rank || band.to_rank < band.from_rank {
-            bands_ok = false;
+    for i in by_rank {
+        let band = &listed[i];
+        let field = format!("challenge.rank_rewards[{i}].from_rank");
+        if band.to_rank < band.from_rank {
             problems.add(
                 P::InvalidChallenge,
-                field("from_rank"),
-                format!("bands must be contiguous from rank 1; expected a band from {next_rank}"),
+                field,
+                format!("ranks {}–{} are empty", band.from_rank, band.to_rank),
+            );
+            continue;
+        }
+        if band.from_rank > next_rank {
+            problems.add(
+                P::InvalidChallenge,
+                field,
+                format!("bands must be contiguous from rank 1; no band for rank {next_rank}"),
+            );
+        } else if band.from_rank < 1 {
+            problems.add(P::InvalidChallenge, field, "ranks start at 1");
+        } else if band.from_rank < next_rank {
+            problems.add(
+                P::InvalidChallenge,
+                field,
+                format!(
+                    "bands must not overlap; rank {} is already in another band",
+                    band.from_rank
+                ),
             );
         }
+        next_rank = next_rank.max(band.to_rank.saturating_add(1));
+    }
+    let mut bands = Vec::new();
+    for (i, band) in listed.iter().enumerate() {
+        let field = |name: &str| format!("challenge.rank_rewards[{i}].{name}");
         if band.amount_each.0 <= Decimal::ZERO {
             problems.add(P::InvalidChallenge, field("amount_each"), "must be positive");
         }
-        if !problems.money(&field("amount_each"), band.amount_each.0) {
-            bands_ok = false;
+        problems.money(&field("amount_each"), band.amount_each.0);
+        if band.to_rank > i64::from(u32::MAX) {
+            problems.add(
+                P::InvalidChallenge,
+                field("to_rank"),
+                format!("ranks go up to {}", u32::MAX),
+            );
         }
-        next_rank = band.to_rank.max(band.from_rank) + 1;
-        sum += Decimal::from(band.to_rank - band.from_rank + 1) * band.amount_each.0;
+        // A band that does not fit is reported above (or by the rank checks).
         if let (Ok(from_rank), Ok(to_rank)) = (u32::try_from(band.from_rank), u32::try_from(band.to_rank)) {
             bands.push(RankBand {
                 from_rank,
@@ -442,8 +473,12 @@ fn check_challenge(e: &CampaignSubmitted, budget: Decimal, problems: &mut Proble
             });
         }
     }
-    // Decision 15: an invalid budget is judged by C9 too.
-    if bands_ok && !challenge.rank_rewards.is_empty() && sum != budget {
+    // "A rejection lists every problem": the budget is compared whenever the
+    // sum can be computed, even if the bands break C9 otherwise (decision 15:
+    // an invalid budget is judged by C9 too).
+    if let Some(sum) = rank_rewards_total(listed)
+        && sum != budget
+    {
         problems.add(
             P::BudgetMismatch,
             "budget",
@@ -455,6 +490,21 @@ fn check_challenge(e: &CampaignSubmitted, budget: Decimal, problems: &mut Proble
         content_types,
         min_value: min_value?,
         bands,
+    })
+}
+
+/// C9: Σ (to_rank − from_rank + 1) × amount_each, if every band spans at
+/// least one rank and the sum fits; `None` for no band at all.
+fn rank_rewards_total(bands: &[crate::wire::events::SubmittedRankReward]) -> Option<Decimal> {
+    if bands.is_empty() {
+        return None;
+    }
+    bands.iter().try_fold(Decimal::ZERO, |sum, band| {
+        let width = band.to_rank.checked_sub(band.from_rank)?.checked_add(1)?;
+        if width < 1 {
+            return None;
+        }
+        sum.checked_add(Decimal::from(width).checked_mul(band.amount_each.0)?)
     })
 }
 

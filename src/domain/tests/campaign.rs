@@ -1086,6 +1086,137 @@ fn c9_given_overlapping_rank_bands_when_submitted_then_it_is_rejected_invalid_ch
 }
 
 #[test]
+fn c9_given_rank_bands_with_a_gap_and_a_budget_off_their_sum_when_submitted_then_both_problems_are_listed() {
+    // given bands 1 and 3–4 (a gap at rank 2) adding up to 100.00, and a budget of 90.00
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": 1, "to_rank": 1, "amount_each": "50.00" },
+            { "from_rank": 3, "to_rank": 4, "amount_each": "25.00" }
+        ]);
+    });
+
+    // when submitted
+    let out = submit(&mut s, T0, with(v, "budget", json!("90.00")));
+
+    // then the gap and the budget mismatch are both reported
+    assert_rejected(
+        &out,
+        &[
+            ("invalid_challenge", "challenge.rank_rewards[1].from_rank"),
+            ("budget_mismatch", "budget"),
+        ],
+    );
+}
+
+#[test]
+fn c9_given_overlapping_rank_bands_with_a_bad_amount_and_a_budget_off_their_sum_when_submitted_then_all_are_listed() {
+    // given bands 1–2 at 25.00 and 2–3 at 0.00 (overlapping at rank 2): Σ = 50.00, budget 100.00
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": 1, "to_rank": 2, "amount_each": "25.00" },
+            { "from_rank": 2, "to_rank": 3, "amount_each": "0.00" }
+        ]);
+    });
+
+    // when submitted
+    let out = submit(&mut s, T0, v);
+
+    // then the overlap, the amount and the mismatch are all reported
+    assert_rejected(
+        &out,
+        &[
+            ("invalid_challenge", "challenge.rank_rewards[1].from_rank"),
+            ("invalid_challenge", "challenge.rank_rewards[1].amount_each"),
+            ("invalid_money", "challenge.rank_rewards[1].amount_each"),
+            ("budget_mismatch", "budget"),
+        ],
+    );
+}
+
+#[test]
+fn c9_given_a_band_ending_before_it_starts_when_submitted_then_no_sum_is_compared_with_the_budget() {
+    // given bands 1–1 and 3–2 (empty), whatever the budget
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": 1, "to_rank": 1, "amount_each": "50.00" },
+            { "from_rank": 3, "to_rank": 2, "amount_each": "25.00" }
+        ]);
+    });
+
+    // when submitted
+    let out = submit(&mut s, T0, with(v, "budget", json!("1.00")));
+
+    // then the empty band is reported; the sum cannot be computed, so no mismatch
+    assert_rejected(&out, &[("invalid_challenge", "challenge.rank_rewards[1].from_rank")]);
+}
+
+#[test]
+fn c9_given_rank_bands_listed_out_of_rank_order_when_submitted_then_it_is_accepted() {
+    // given contiguous bands 4–10, 1–1 and 2–3, listed in that order (Σ = 70 + 50 + 40 = 160.00)
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": 4, "to_rank": 10, "amount_each": "10.00" },
+            { "from_rank": 1, "to_rank": 1, "amount_each": "50.00" },
+            { "from_rank": 2, "to_rank": 3, "amount_each": "20.00" }
+        ]);
+    });
+
+    // when submitted
+    let out = submit(&mut s, T0, with(v, "budget", json!("160.00")));
+
+    // then it is accepted: the order of the list says nothing about the ranks
+    accepted(&out);
+}
+
+#[test]
+fn c9_given_rank_bands_listed_out_of_rank_order_with_a_gap_when_submitted_then_the_band_after_the_gap_is_named() {
+    // given bands 5–6 and 1–3 (rank 4 has no band), listed in that order
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": 5, "to_rank": 6, "amount_each": "20.00" },
+            { "from_rank": 1, "to_rank": 3, "amount_each": "20.00" }
+        ]);
+    });
+
+    // when submitted with the budget of their sum (100.00)
+    let out = submit(&mut s, T0, v);
+
+    // then the gap is reported on the band listed first, the one after the gap
+    assert_rejected(&out, &[("invalid_challenge", "challenge.rank_rewards[0].from_rank")]);
+}
+
+#[test]
+fn c9_given_ranks_out_of_range_when_submitted_then_they_are_rejected_without_overflowing() {
+    // given a band from the lowest to the highest 64-bit rank, and one beyond the 32-bit ranks
+    let mut s = given_a_seller();
+    let v = with_challenge(|c| {
+        c["rank_rewards"] = json!([
+            { "from_rank": i64::MIN, "to_rank": i64::MAX, "amount_each": "1.00" },
+            { "from_rank": 1, "to_rank": 4_294_967_296_i64, "amount_each": "1.00" }
+        ]);
+    });
+
+    // when submitted
+    let out = submit(&mut s, T0, v);
+
+    // then both bands are reported; the first's width does not fit, so no sum is compared
+    assert_rejected(
+        &out,
+        &[
+            ("invalid_challenge", "challenge.rank_rewards[0].from_rank"),
+            ("invalid_challenge", "challenge.rank_rewards[0].to_rank"),
+            ("invalid_challenge", "challenge.rank_rewards[1].from_rank"),
+            ("invalid_challenge", "challenge.rank_rewards[1].to_rank"),
+        ],
+    );
+}
+
+#[test]
 fn c9_given_a_band_ending_before_it_starts_when_submitted_then_it_is_rejected_invalid_challenge() {
     let mut s = given_a_seller();
     let v = with_challenge(|c| {
