@@ -697,7 +697,14 @@ async fn bench() {
     let mut last = None;
     let (mut brokers, mut drains, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 1..=rounds {
-        let r = round(format!("bench_{}_{i}", std::process::id()), &setup, &work, batch, prefetch).await;
+        let r = round(
+            format!("bench_{}_{i}", std::process::id()),
+            &setup,
+            &work,
+            batch,
+            prefetch,
+        )
+        .await;
         println!(
             "round {i}: broker relay limit {:>6.0} msg/s, worker drain rate {:>6.0} events/s ({} events, {} outcomes), ratio {:.2}",
             r.broker_rate,
@@ -718,11 +725,26 @@ async fn bench() {
         }
     }
     let Some(r) = last else { return };
-    println!("broker relay limit (null relay, quorum, confirms): {:>9.0} msg/s (median)", median(brokers));
-    println!("worker drain rate:                                {:>9.0} events/s (median)", median(drains));
-    println!("ratio worker / broker (median of {rounds} rounds):       {:>9.2}", median(ratios));
-    println!("worker peak RSS during the drain (last round):      {:>9.1} MiB", r.peak_rss);
-    println!("worker RSS through the drain (last round):          {}", r.quarters.join(", "));
+    println!(
+        "broker relay limit (null relay, quorum, confirms): {:>9.0} msg/s (median)",
+        median(brokers)
+    );
+    println!(
+        "worker drain rate:                                {:>9.0} events/s (median)",
+        median(drains)
+    );
+    println!(
+        "ratio worker / broker (median of {rounds} rounds):       {:>9.2}",
+        median(ratios)
+    );
+    println!(
+        "worker peak RSS during the drain (last round):      {:>9.1} MiB",
+        r.peak_rss
+    );
+    println!(
+        "worker RSS through the drain (last round):          {}",
+        r.quarters.join(", ")
+    );
     println!(
         "CPU seconds during the last drain: broker {:.1}, PostgreSQL {:.1}, worker {:.1} (of {:.1} wall × {cpus} cores)",
         r.cpu[0], r.cpu[1], r.cpu[2], r.secs
