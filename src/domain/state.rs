@@ -1026,14 +1026,14 @@ impl Campaign {
         matches!(self.status, CampaignStatus::Scheduled | CampaignStatus::Ongoing)
     }
 
-    /// Open for a join at business time `t` (J1): scheduled or ongoing *as
-    /// of `t`*, whatever arrived since — paid at or before `t`, not yet at
-    /// its end, never recalled. A payment stamped after `t` that arrived
-    /// before the join does not open the campaign to it.
+    /// Open for a join at business time `t` (J1): scheduled or ongoing as
+    /// of `t` — paid at or before `t`, not yet at its end — and still
+    /// scheduled or ongoing now. A payment stamped after `t` that arrived
+    /// before the join does not open the campaign to it; a join that
+    /// arrives once the campaign has ended is refused even if stamped
+    /// before its end, since nothing could count for it any more.
     pub fn open_at(&self, t: Time) -> bool {
-        self.paid_at.is_some_and(|paid| paid <= t)
-            && t < self.ends_at
-            && !matches!(self.status, CampaignStatus::Recalled | CampaignStatus::Expired)
+        self.is_open() && self.paid_at.is_some_and(|paid| paid <= t) && t < self.ends_at
     }
 
     /// Rewards can no longer change once the campaign is settled or recalled.

@@ -434,7 +434,7 @@ fn j1_given_a_payment_after_the_join_time_arriving_first_then_a_failing_creator_
 }
 
 #[test]
-fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arrives_then_it_is_accepted() {
+fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arrives_then_it_is_rejected() {
     // given k1 (Oct 2 – Oct 20) started, ended and settled
     let mut s = given_a_scheduled_task();
     s.tick(START);
@@ -444,8 +444,8 @@ fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arri
     // when a join stamped Oct 19 — the campaign was ongoing then — arrives late
     let out = join(&mut s, "k1", ALICE, &oct(19, 0));
 
-    // then it is judged as of Oct 19: accepted, as had it arrived in order
-    assert_eq!(types(&out), ["participation.accepted"]);
+    // then it is refused: nothing could count for it any more (decision 21)
+    assert_eq!(rejection(&out), "campaign_not_open");
 }
 
 #[test]
