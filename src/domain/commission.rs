@@ -425,6 +425,7 @@ fn apply_fact(ws: &mut Workspace<'_>, order: &mut Order, fact: &OrderFact) -> Re
         }
         OrderFact::Settled { time } => {
             order.settled_at = Some(time);
+            settled_before_disputes(ws, order, time)?;
             settle(ws, order);
             Ok(())
         }
@@ -499,6 +500,28 @@ fn emit_adjusted(ws: &mut Workspace<'_>, order: &Order, delta: Decimal) {
             base_amount: order.base(),
         }),
     );
+}
+
+/// O8 for a settlement that arrives after a dispute opened later than it
+/// (`settled`): at that time nothing held the commission, so in time order
+/// it became payable first, and V4 holds only pending commissions. Holds of
+/// disputes not open at `settled` are dropped so that `settle` pays it.
+/// (A cancellation by a later violation or block that arrived first stays:
+/// a commission announced cancelled is never made payable afterwards.)
+fn settled_before_disputes(ws: &mut Workspace<'_>, order: &mut Order, settled: Time) -> Result<(), Miss> {
+    let Some(c) = order.commission.as_ref().filter(|c| !c.held_by.is_empty()) else {
+        return Ok(());
+    };
+    let ids: Vec<DisputeId> = c.held_by.iter().cloned().collect();
+    let disputes = ws.read_many::<Dispute>(&ids)?;
+    if let Some(c) = order.commission.as_mut() {
+        for (id, dispute) in ids.into_iter().zip(disputes) {
+            if dispute.is_some_and(|d| !d.open_at(settled)) {
+                c.held_by.remove(&id);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// O7: settlement makes a commission payable unless a dispute holds it.

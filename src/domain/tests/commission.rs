@@ -1305,6 +1305,48 @@ fn an_order_paid_before_a_violation_but_applied_after_it_ends_cancelled() {
 }
 
 #[test]
+fn a_commission_cancelled_by_a_violation_that_arrived_first_stays_cancelled_when_an_earlier_settlement_arrives() {
+    // given an open-collaboration order of Oct 3, cancelled by a violation of Oct 10 that arrived first
+    let mut sc = Scenario::new();
+    sc.when("product.updated", CATALOGUE, product(P, S, Some("0.10")));
+    pay(&mut sc, "o-1", S, P, C, "100.00", &oct(3, 0));
+    let cancelled = violation(&mut sc, "v-1", C, &oct(10, 0));
+    assert_eq!(orders_in(&cancelled, "commission.cancelled"), ["o-1"]);
+
+    // when its settlement of Oct 5 arrives, then nothing is paid: a commission
+    // announced cancelled is never made payable afterwards (decision 8)
+    assert!(settle(&mut sc, "o-1", &oct(5, 0)).is_empty());
+    assert_eq!(
+        state_of(&sc, "o-1"),
+        CommissionState::Cancelled(CancelReason::Violation)
+    );
+}
+
+#[test]
+fn a_settlement_from_before_a_dispute_opened_arriving_after_it_is_not_held() {
+    // given a partnership order of Oct 3 and a dispute opened on Oct 6 that arrived first
+    let mut sc = Scenario::new();
+    sc.when("product.updated", CATALOGUE, product(P, S, Some("0.10")));
+    partnership(&mut sc, S, C, "0.12", &oct(1, 0));
+    pay(&mut sc, "o-1", S, P, C, "100.00", &oct(3, 0));
+    pay(&mut sc, "o-2", S, P, C, "50.00", &oct(3, 0));
+    open_dispute(&mut sc, "d-1", S, C, &oct(6, 0));
+
+    // when o-1's settlement of Oct 5 arrives, then it is payable (the dispute was not open then);
+    // o-2's of Oct 7 is held
+    let out = settle(&mut sc, "o-1", &oct(5, 0));
+    assert_eq!(types(&out), ["commission.payable"]);
+    assert_eq!(first(&out, "commission.payable")["amount"], "12.00");
+    assert!(settle(&mut sc, "o-2", &oct(7, 0)).is_empty());
+
+    // and when the dispute lists o-1, what was paid is clawed back, as in time order
+    let resolved = resolve_dispute(&mut sc, "d-1", &["o-1"], &oct(8, 0));
+    assert_eq!(resolved.len(), 2, "{:?}", types(&resolved));
+    assert_eq!(orders_in(&resolved, "commission.clawback"), ["o-1"]);
+    assert_eq!(orders_in(&resolved, "commission.payable"), ["o-2"]);
+}
+
+#[test]
 fn a_repeated_violation_report_changes_nothing() {
     // given a violation v-1 already applied
     let mut sc = Scenario::new();
