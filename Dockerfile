@@ -1,8 +1,11 @@
 # Builds the worker and ships it in a slim image.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
+COPY Cargo.toml Cargo.lock rust-toolchain.toml build.rs ./
 COPY src src
+# The manifest names the benchmark target: Cargo refuses a manifest whose
+# targets are missing, so the bench source comes along (it is not built).
+COPY benches benches
 COPY migrations migrations
 COPY config config
 RUN cargo build --release --locked

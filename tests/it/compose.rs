@@ -346,7 +346,17 @@ fn the_dockerfile_builds_and_runs_the_collab_worker_binary() {
             parts[..parts.len().saturating_sub(1)].to_vec()
         })
         .collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "src", "migrations", "config"] {
+    // Every target the manifest names (src, benches) and the build script:
+    // Cargo refuses a manifest whose targets are missing.
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src",
+        "benches",
+        "migrations",
+        "config",
+    ] {
         assert!(
             copied.contains(&needed),
             "the Dockerfile does not copy {needed}: {copied:?}"
