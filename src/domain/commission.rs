@@ -308,7 +308,8 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product) -> Resul
         }
         if let Some((resolved, cancelled)) = dispute.resolved.as_ref().filter(|(r, _)| *r > t) {
             let listed = cancelled.contains(&order.id);
-            later.push((*resolved, Later::DisputeResolved(dispute.id.clone(), listed)));
+            let paused = pair.paused_by(*resolved);
+            later.push((*resolved, Later::DisputeResolved(dispute.id.clone(), listed, paused)));
         }
     }
     later.sort_by_key(|(time, _)| *time);
@@ -319,7 +320,7 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product) -> Resul
             Later::Blocked => cancel_pending(ws, order, CancelReason::PlatformBlocked),
             Later::Paused => on_pause(ws, order),
             Later::DisputeOpened(id) => hold(order, &id),
-            Later::DisputeResolved(id, listed) => on_dispute_resolved(ws, order, &id, listed),
+            Later::DisputeResolved(id, listed, paused) => on_dispute_resolved(ws, order, &id, listed, paused),
         }
     }
     Ok(())
@@ -331,7 +332,8 @@ enum Later {
     Blocked,
     Paused,
     DisputeOpened(DisputeId),
-    DisputeResolved(DisputeId, bool),
+    /// Listed; the pair paused by the resolution.
+    DisputeResolved(DisputeId, bool, bool),
 }
 
 fn replay_early_facts(ws: &mut Workspace<'_>, order: &mut Order) -> Result<(), Miss> {
@@ -662,8 +664,10 @@ pub fn hold(order: &mut Order, dispute: &DisputeId) {
 }
 
 /// V4: a resolved dispute cancels the listed orders' commissions and
-/// releases the others (payable now if already settled).
-pub fn on_dispute_resolved(ws: &mut Workspace<'_>, order: &mut Order, dispute: &DisputeId, listed: bool) {
+/// releases the others: payable now if already settled, or if the pair's
+/// connection was paused by the resolution (`paused`) — V3 pays a paused
+/// pair's pending commissions at once, and the dispute only held them back.
+pub fn on_dispute_resolved(ws: &mut Workspace<'_>, order: &mut Order, dispute: &DisputeId, listed: bool, paused: bool) {
     let Some(c) = order.commission.as_mut() else {
         return;
     };
@@ -680,6 +684,8 @@ pub fn on_dispute_resolved(ws: &mut Workspace<'_>, order: &mut Order, dispute: &
         }
     } else if order.settled_at.is_some() {
         settle(ws, order);
+    } else if paused {
+        on_pause(ws, order);
     }
 }
 

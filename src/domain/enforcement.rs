@@ -194,6 +194,7 @@ fn resolve(ws: &mut Workspace<'_>, dispute: &Dispute) -> Result<(), Miss> {
     let (Some((_, seller, creator)), Some((_, listed))) = (&dispute.opened, &dispute.resolved) else {
         return Ok(());
     };
+    let paused = pair(ws, seller, creator)?.paused_by(dispute.resolved.as_ref().map_or(ws.now(), |(at, _)| *at));
     let mut orders = pending_orders(ws, creator, Some(seller))?;
     let extra: Vec<_> = listed
         .iter()
@@ -210,7 +211,7 @@ fn resolve(ws: &mut Workspace<'_>, dispute: &Dispute) -> Result<(), Miss> {
             continue;
         }
         let is_listed = listed.contains(&order.id);
-        commission::on_dispute_resolved(ws, &mut order, &dispute.id, is_listed);
+        commission::on_dispute_resolved(ws, &mut order, &dispute.id, is_listed, paused);
         ws.put(order);
     }
     Ok(())

@@ -770,16 +770,24 @@ async fn v4_a_dispute_holds_the_pairs_commissions_then_cancels_the_listed_ones_a
         ["O-3", "settled"]
     );
 
-    // and D-2 cancels O-H1 and releases O-H2, which is payable when it settles
+    // and D-2 cancels O-H1 and releases O-H2, payable at once since S2 paused the connection (V3,
+    // decision 12); their settlements change nothing
     let out = w.caused(&resolved_2);
-    assert_eq!(types(&out), ["commission.cancelled"]);
+    let mut kinds = types(&out);
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["commission.cancelled", "commission.payable"]);
     assert_eq!(one(&out, "commission.cancelled")["order_id"], "O-H1");
     assert_eq!(one(&out, "commission.cancelled")["reason"], "dispute");
-    let payable_h2 = one(&w.caused(&settle_h2), "commission.payable");
+    let payable_h2 = one(&out, "commission.payable");
     assert_eq!(
-        [text(&payable_h2["order_id"]), text(&payable_h2["amount"])],
-        ["O-H2", "12.00"]
+        [
+            text(&payable_h2["order_id"]),
+            text(&payable_h2["amount"]),
+            text(&payable_h2["reason"])
+        ],
+        ["O-H2", "12.00", "connection_paused"]
     );
+    assert!(w.caused(&settle_h2).is_empty(), "{:?}", types(&w.caused(&settle_h2)));
     assert!(w.caused(&settle_h1).is_empty(), "{:?}", types(&w.caused(&settle_h1)));
 }
 

@@ -1660,16 +1660,19 @@ fn a_pause_does_not_pay_out_commissions_held_by_a_dispute() {
     // when S pauses the connection
     let out = sc.when("partnership.paused", &oct(5, 0), pair_event(S, C));
 
-    // then neither is paid out (decision 12); the resolution cancels o-1 and releases o-2 to settlement
+    // then neither is paid out (decision 12); the resolution cancels o-1 and
+    // releases o-2, paid out at once as the paused pair's pending commission (V3)
     assert!(all(&out, "commission.payable").is_empty(), "{:?}", types(&out));
     let resolved = sc.when(
         "dispute.resolved",
         &oct(6, 0),
         json!({ "dispute_id": "d-1", "cancelled_order_ids": ["o-1"] }),
     );
-    assert_eq!(types(&resolved), ["commission.cancelled"]);
-    let settled = settle(&mut sc, "o-2", &oct(7, 0));
-    assert_eq!(first(&settled, "commission.payable")["amount"], "12.00");
+    assert_eq!(orders_in(&resolved, "commission.cancelled"), ["o-1"]);
+    assert_eq!(orders_in(&resolved, "commission.payable"), ["o-2"]);
+    assert_eq!(first(&resolved, "commission.payable")["reason"], "connection_paused");
+    assert_eq!(first(&resolved, "commission.payable")["amount"], "12.00");
+    assert!(settle(&mut sc, "o-2", &oct(7, 0)).is_empty());
 }
 
 #[test]
