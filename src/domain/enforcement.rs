@@ -191,10 +191,10 @@ pub fn dispute_resolved(ws: &mut Workspace<'_>, e: &DisputeResolved) -> Result<(
 }
 
 fn resolve(ws: &mut Workspace<'_>, dispute: &Dispute) -> Result<(), Miss> {
-    let (Some((_, seller, creator)), Some((_, listed))) = (&dispute.opened, &dispute.resolved) else {
+    let (Some((_, seller, creator)), Some((resolved_at, listed))) = (&dispute.opened, &dispute.resolved) else {
         return Ok(());
     };
-    let paused = pair(ws, seller, creator)?.paused_by(dispute.resolved.as_ref().map_or(ws.now(), |(at, _)| *at));
+    let paused = pair(ws, seller, creator)?.paused_by(*resolved_at);
     let mut orders = pending_orders(ws, creator, Some(seller))?;
     let extra: Vec<_> = listed
         .iter()
