@@ -39,6 +39,11 @@ pub struct ConsumerSettings {
     pub delivery_limit: u32,
     pub pool_size: u32,
     pub state_cache_docs: usize,
+    /// How often the watchdog probes the work queue (ms).
+    pub watchdog_interval_ms: u64,
+    /// Idle this long while the queue holds ready messages: the consumer is
+    /// stalled and the broker session is rebuilt (ms).
+    pub stall_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -90,6 +90,20 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "collab_consumer_in_flight",
         "Deliveries received and not yet acknowledged."
     );
+    describe_gauge!(
+        "collab_consumer_up",
+        "1 while the consumer is registered on a whole broker session, else 0."
+    );
+    describe_counter!(
+        "collab_broker_reconnects_total",
+        "Broker sessions rebuilt after a loss (connection, channel, consumer or stall)."
+    );
+    describe_histogram!(
+        "collab_consumer_outage_seconds",
+        "Time not consuming, one observation per outage when consuming resumes (_sum: seconds not consuming)."
+    );
+    gauge!("collab_consumer_up").set(0.0);
+    counter!("collab_broker_reconnects_total").absolute(0);
     Ok(handle)
 }
 
@@ -176,6 +190,37 @@ impl InternalEvent for ApplyRetry<'_> {
     }
 }
 
+/// The broker session was lost (connection, a channel, the consumer, or a
+/// stall the watchdog saw); the worker opens a new one. Recoverable, so a
+/// warning, not an error.
+pub struct BrokerSessionLost<'a> {
+    pub reason: &'a str,
+}
+
+impl InternalEvent for BrokerSessionLost<'_> {
+    fn emit(self) {
+        tracing::warn!(reason = self.reason, "broker session lost; reconnecting");
+        gauge!("collab_consumer_up").set(0.0);
+    }
+}
+
+/// The consumer is registered again after an outage.
+pub struct ConsumerResumed {
+    pub outage: Duration,
+}
+
+impl InternalEvent for ConsumerResumed {
+    fn emit(self) {
+        tracing::info!(
+            outage_ms = self.outage.as_millis() as u64,
+            "consuming again after a broker outage"
+        );
+        counter!("collab_broker_reconnects_total").increment(1);
+        histogram!("collab_consumer_outage_seconds").record(self.outage.as_secs_f64());
+        gauge!("collab_consumer_up").set(1.0);
+    }
+}
+
 /// Outcomes left the outbox.
 pub struct OutcomesPublished<'a> {
     pub types: &'a [&'a str],
@@ -239,6 +284,10 @@ pub fn outbox_lag(age_seconds: f64, pending: i64) {
 
 pub fn consumer_prefetch(prefetch: u16) {
     gauge!("collab_consumer_prefetch").set(f64::from(prefetch));
+}
+
+pub fn consumer_up() {
+    gauge!("collab_consumer_up").set(1.0);
 }
 
 pub fn consumer_in_flight(count: usize) {

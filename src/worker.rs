@@ -12,18 +12,18 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use backon::BackoffBuilder;
-use lapin::options::ConfirmSelectOptions;
-use lapin::{Channel, Connection};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::watch;
 
-use crate::amqp::consumer::{Consumer, Stopped};
+use crate::amqp;
+use crate::amqp::consumer::{Consumer, Interrupt, Stopped};
 use crate::amqp::dead_letter::DeadLetters;
 use crate::amqp::relay::Relay;
-use crate::amqp::{self, topology};
+use crate::amqp::session::{Activity, Session, Watchdog, lost_reason};
 use crate::config::Settings;
 use crate::http::{self, Health};
 use crate::pipeline::Pipeline;
+use crate::telemetry::{BrokerSessionLost, InternalEvent};
 use crate::{store, telemetry};
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -49,11 +49,12 @@ async fn shutdown_signal() {
     }
 }
 
-/// Retries `attempt` with backoff until it succeeds; `None` if shutdown
+/// Retries `attempt` on `schedule` until it succeeds; `None` if shutdown
 /// comes first. A dependency that is down at start-up is waited for, not a
 /// reason to exit (no crash loop).
 async fn until_available<T, E: Display, F, Fut>(
     what: &str,
+    schedule: ExponentialBuilder,
     mut attempt: F,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<T>
@@ -61,9 +62,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut backoff = amqp::consumer::retry_schedule()
-        .with_min_delay(Duration::from_millis(250))
-        .build();
+    let mut backoff = schedule.build();
     loop {
         match attempt().await {
             Ok(value) => return Some(value),
@@ -77,31 +76,6 @@ where
             }
         }
     }
-}
-
-/// The broker side of one connection's life.
-struct Session {
-    connection: Connection,
-    consume: Channel,
-    relay: Channel,
-    dead_letters: Channel,
-}
-
-async fn open_session(settings: &Settings) -> Result<Session, lapin::Error> {
-    let connection = amqp::connect(&settings.amqp_url, "collab-worker").await?;
-    let setup = connection.create_channel().await?;
-    topology::declare(&setup, settings.consumer.delivery_limit).await?;
-    let relay = connection.create_channel().await?;
-    relay.confirm_select(ConfirmSelectOptions::default()).await?;
-    let dead_letters = connection.create_channel().await?;
-    dead_letters.confirm_select(ConfirmSelectOptions::default()).await?;
-    let consume = connection.create_channel().await?;
-    Ok(Session {
-        connection,
-        consume,
-        relay,
-        dead_letters,
-    })
 }
 
 /// `collab-worker run`: until SIGTERM or SIGINT.
@@ -132,6 +106,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     let mut stop = stop_rx.clone();
     let pool = until_available(
         "PostgreSQL",
+        amqp::consumer::retry_schedule().with_min_delay(Duration::from_millis(250)),
         || store::connect(&settings.database_url, settings.consumer.pool_size),
         &mut stop,
     )
@@ -145,43 +120,93 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         settings.rules.to_rules(),
         settings.consumer.state_cache_docs,
     );
+    let watchdog = Watchdog {
+        probe_every: Duration::from_millis(settings.consumer.watchdog_interval_ms.max(100)),
+        stall_after: Duration::from_millis(settings.consumer.stall_timeout_ms.max(100)),
+    };
 
     loop {
-        let Some(session) = until_available("RabbitMQ", || open_session(&settings), &mut stop).await else {
+        let Some(session) = until_available(
+            "RabbitMQ",
+            amqp::reconnect_schedule(),
+            || Session::open(&settings),
+            &mut stop,
+        )
+        .await
+        else {
             break;
         };
+        let session = Arc::new(session);
         health.topology.store(true, Ordering::SeqCst);
+        let activity = Arc::new(Activity::default());
+        let watch = tokio::spawn({
+            let (session, activity) = (session.clone(), activity.clone());
+            async move { session.watch(activity, watchdog).await }
+        });
+        // Readiness follows a loss the moment the watch reports it, even
+        // while the consumer is still busy with a batch.
+        let readiness = tokio::spawn({
+            let (mut lost, health) = (session.lost(), health.clone());
+            async move {
+                let reason = lost_reason(&mut lost).await;
+                health.consumer_down(&reason);
+            }
+        });
         let (relay_stop_tx, relay_stop_rx) = watch::channel(false);
         let (relay_feed, feed) = tokio::sync::mpsc::unbounded_channel();
         let relay = tokio::spawn(
             Relay::new(pool.clone(), session.relay.clone(), settings.relay.clone()).run(feed, relay_stop_rx),
         );
-        tracing::info!("consuming");
-        let stopped = Consumer {
+        let relay_stopper = tokio::spawn({
+            let (mut lost, relay_stop_tx) = (session.lost(), relay_stop_tx.clone());
+            async move {
+                lost_reason(&mut lost).await;
+                let _relay_gone = relay_stop_tx.send(true);
+            }
+        });
+        let consumer = Consumer {
             channel: session.consume.clone(),
             dead_letters: DeadLetters::new(session.dead_letters.clone()),
             pipeline: pipeline.clone(),
             settings: settings.consumer.clone(),
             relay_feed,
-            consuming: health.consuming.clone(),
-        }
-        .run(stop_rx.clone())
-        .await;
-        // The relay outlives the consumer so the last commits get published.
-        let _receiver_gone = relay_stop_tx.send(true);
+            health: health.clone(),
+            activity,
+        };
+        let interrupt = Interrupt {
+            shutdown: stop_rx.clone(),
+            lost: session.lost(),
+        };
+        let stopped = consumer.run(interrupt).await;
+        // The relay outlives the consumer so the last commits get published
+        // (unless the session is gone: then the next session's relay does).
+        let _relay_gone = relay_stop_tx.send(true);
         if let Err(error) = relay.await {
             tracing::error!(%error, "relay task failed");
         }
-        health.topology.store(false, Ordering::SeqCst);
+        relay_stopper.abort();
         match stopped {
             Stopped::Shutdown => {
+                readiness.abort();
+                watch.abort();
+                health.consuming.store(false, Ordering::SeqCst);
                 if let Err(error) = session.connection.close(200, "shutdown".into()).await {
                     tracing::warn!(%error, "closing the broker connection");
                 }
                 break;
             }
             Stopped::Lost(reason) => {
-                tracing::error!(%reason, "broker connection lost beyond recovery; reconnecting");
+                session.lose(reason);
+                let reason = session.lost().borrow().clone().unwrap_or_default();
+                health.consumer_down(&reason);
+                BrokerSessionLost { reason: &reason }.emit();
+                watch.abort();
+                readiness.abort();
+                // Closing what is left of the connection returns its unacked
+                // deliveries to the queue now rather than at a timeout.
+                if session.connection.status().connected() {
+                    let _closed = session.connection.close(320, "session lost; reconnecting".into()).await;
+                }
             }
         }
     }

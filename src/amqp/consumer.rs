@@ -11,10 +11,11 @@
 //!   shutdown left unacked, so the broker redelivers it.
 //!
 //! Nothing is acked before its commit; a crash between commit and ack leads
-//! to a redelivery that the inbox recognises.
+//! to a redelivery that the inbox recognises. When the broker session is
+//! lost (see [`super::session`]) the consumer stops at once, leaving what it
+//! holds unacked, and the worker opens a new session.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -26,11 +27,13 @@ use lapin::types::FieldTable;
 use tokio::sync::{mpsc, watch};
 
 use super::dead_letter::{DeadLetterError, DeadLetters};
+use super::session::{Activity, lost_reason};
 use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
+use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::outbox::Pending;
-use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
+use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent};
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event kept failing to apply.
@@ -41,8 +44,25 @@ pub const APPLY_FAILED: &str = "apply_failed";
 pub enum Stopped {
     /// Shutdown was requested; in-flight work is finished.
     Shutdown,
-    /// The connection is gone for good; the caller reconnects.
+    /// The broker session is gone; the caller opens a new one.
     Lost(String),
+}
+
+/// What ends the consumer's waits: shutdown, or the loss of its session.
+#[derive(Clone)]
+pub struct Interrupt {
+    pub shutdown: watch::Receiver<bool>,
+    pub lost: watch::Receiver<Option<String>>,
+}
+
+impl Interrupt {
+    /// Resolves when shutdown is requested or the session is lost.
+    pub async fn fired(&mut self) {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|stop| *stop) => {}
+            _ = lost_reason(&mut self.lost) => {}
+        }
+    }
 }
 
 pub struct Consumer {
@@ -53,8 +73,10 @@ pub struct Consumer {
     /// Hands committed outcomes to the relay, which publishes them without
     /// reading them back when they continue its cursor.
     pub relay_feed: mpsc::UnboundedSender<Vec<Pending>>,
-    /// Whether deliveries are flowing (for `/readyz`).
-    pub consuming: Arc<AtomicBool>,
+    /// Readiness: the consumer up or down, the database reachable or not.
+    pub health: Arc<Health>,
+    /// Tells the session's watchdog whether deliveries flow.
+    pub activity: Arc<Activity>,
 }
 
 /// What the parsing task hands to the apply loop.
@@ -87,9 +109,9 @@ struct Parsed {
 }
 
 impl Consumer {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Stopped {
+    pub async fn run(self, mut interrupt: Interrupt) -> Stopped {
         if let Err(e) = self.start_consuming().await {
-            return Stopped::Lost(e.to_string());
+            return Stopped::Lost(format!("setting the prefetch: {e}"));
         }
         let consumer = match self
             .channel
@@ -102,9 +124,16 @@ impl Consumer {
             .await
         {
             Ok(consumer) => consumer,
-            Err(e) => return Stopped::Lost(e.to_string()),
+            Err(e) => return Stopped::Lost(format!("registering the consumer: {e}")),
         };
-        self.consuming.store(true, Ordering::SeqCst);
+        self.activity.registered();
+        match self.health.consumer_up() {
+            Some(outage) => ConsumerResumed { outage }.emit(),
+            None => {
+                tracing::info!("consuming");
+                telemetry::consumer_up();
+            }
+        }
         // Parsing happens as deliveries arrive, on another task, so the next
         // batch is parsed while this one's transaction commits.
         let (parsed_tx, mut parsed_rx) =
@@ -112,14 +141,18 @@ impl Consumer {
         let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx));
         let stopped = loop {
             let mut batch = Vec::with_capacity(self.settings.batch_size);
+            self.activity.waiting(true);
             let received = tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|stop| *stop) => break Stopped::Shutdown,
+                _ = interrupt.shutdown.wait_for(|stop| *stop) => break Stopped::Shutdown,
+                reason = lost_reason(&mut interrupt.lost) => break Stopped::Lost(reason),
                 n = parsed_rx.recv_many(&mut batch, self.settings.batch_size.max(1)) => n,
             };
+            self.activity.waiting(false);
             if received == 0 {
                 break Stopped::Lost("the broker cancelled the consumer".into());
             }
+            self.activity.delivered();
             let mut deliveries = Vec::with_capacity(batch.len());
             let mut failure = None;
             for item in batch {
@@ -129,27 +162,17 @@ impl Consumer {
                 }
             }
             if !deliveries.is_empty() {
-                self.handle(deliveries, &mut shutdown).await;
+                self.handle(deliveries, &mut interrupt).await;
             }
             if let Some(error) = failure {
-                // Connection lost: lapin reconnects and re-registers the
-                // consumer; unacked deliveries come back from the broker.
-                self.consuming.store(false, Ordering::SeqCst);
-                tracing::warn!(%error, "consumer interrupted; waiting for the broker connection to recover");
-                if let Err(e) = self.channel.wait_for_recovery(error).await {
-                    break Stopped::Lost(e.to_string());
-                }
-                tracing::info!("consumer recovered");
-                self.consuming.store(true, Ordering::SeqCst);
+                // Deliveries not acked come back to the queue with the
+                // connection; the inbox recognises those already applied.
+                break Stopped::Lost(format!("consumer: {error}"));
             }
         };
+        self.activity.waiting(false);
         parser.abort();
-        self.stop(stopped)
-    }
-
-    fn stop(&self, why: Stopped) -> Stopped {
-        self.consuming.store(false, Ordering::SeqCst);
-        why
+        stopped
     }
 
     async fn start_consuming(&self) -> Result<(), lapin::Error> {
@@ -160,8 +183,9 @@ impl Consumer {
     }
 
     /// Handles one batch; returns once every delivery is settled, or when
-    /// shutdown interrupts a database outage (deliveries left unacked).
-    async fn handle(&self, items: Vec<(Delivery, Result<Inbound, Malformed>)>, shutdown: &mut watch::Receiver<bool>) {
+    /// shutdown or a lost session interrupts a database outage or a dead
+    /// letter (deliveries left unacked).
+    async fn handle(&self, items: Vec<(Delivery, Result<Inbound, Malformed>)>, interrupt: &mut Interrupt) {
         telemetry::received(items.len());
         telemetry::consumer_in_flight(items.len());
         let mut parsed = Vec::with_capacity(items.len());
@@ -182,7 +206,7 @@ impl Consumer {
                     }
                     .emit();
                     if !self
-                        .dead_letter(&delivery, malformed.kind.code(), &malformed.detail, shutdown)
+                        .dead_letter(&delivery, malformed.kind.code(), &malformed.detail, interrupt)
                         .await
                     {
                         // Not in the DLQ, so not acked: it comes back.
@@ -193,13 +217,13 @@ impl Consumer {
             deliveries.push(delivery);
         }
         if !parsed.is_empty() {
-            let Some(verdicts) = self.apply_with_retry(&parsed, shutdown).await else {
+            let Some(verdicts) = self.apply_with_retry(&parsed, interrupt).await else {
                 return;
             };
             for (item, verdict) in parsed.iter().zip(verdicts) {
                 if let Verdict::Failed(reason) = verdict {
                     let delivery = &deliveries[item.index];
-                    if !self.retry_alone(item, reason, delivery, shutdown).await {
+                    if !self.retry_alone(item, reason, delivery, interrupt).await {
                         return;
                     }
                 }
@@ -219,44 +243,35 @@ impl Consumer {
     }
 
     /// Puts the delivery in the DLQ, retrying until the broker confirms it.
-    /// `false`: shutdown came first, the delivery stays unacked (and comes
+    /// `false`: shutdown or the loss of the session came first, the delivery
+    /// stays unacked (and comes
     /// back). It never gives up otherwise: acking a later delivery with
     /// `multiple` would also ack this one.
-    async fn dead_letter(
-        &self,
-        delivery: &Delivery,
-        reason: &str,
-        detail: &str,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str, detail: &str, interrupt: &mut Interrupt) -> bool {
         let mut backoff = retry_schedule().build();
         loop {
             let failure = match self.dead_letters.publish(delivery, reason, detail).await {
                 Ok(()) => return true,
-                Err(DeadLetterError::Broker(error)) => {
-                    tracing::warn!(%error, "could not dead-letter; waiting for the broker");
-                    match self.dead_letters.wait_for_recovery(error).await {
-                        Ok(()) => continue,
-                        Err(error) => error.to_string(),
-                    }
-                }
+                // A closed channel ends the session: the watch reports it
+                // and the wait below is interrupted.
+                Err(DeadLetterError::Broker(error)) => error.to_string(),
                 Err(DeadLetterError::NotConfirmed) => "the broker did not confirm".to_owned(),
             };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
             tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "dead letter not stored; retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return false,
+                _ = interrupt.fired() => return false,
             }
         }
     }
 
     /// Applies the batch, retrying while the database is unavailable. If the
     /// database refuses the batch, applies its events one by one so that one
-    /// bad event does not hold back the others. `None`: shutdown came first.
-    async fn apply_with_retry(&self, parsed: &[Parsed], shutdown: &mut watch::Receiver<bool>) -> Option<Vec<Verdict>> {
+    /// bad event does not hold back the others. `None`: interrupted.
+    async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Verdict>> {
         let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
-        match self.apply_until_available(&events, shutdown).await? {
+        match self.apply_until_available(&events, interrupt).await? {
             Ok(verdicts) => Some(verdicts),
             Err(error) if events.len() == 1 => Some(vec![Verdict::Failed(error)]),
             Err(error) => {
@@ -264,7 +279,7 @@ impl Consumer {
                 let mut verdicts = Vec::with_capacity(events.len());
                 for event in &events {
                     match self
-                        .apply_until_available(std::slice::from_ref(event), shutdown)
+                        .apply_until_available(std::slice::from_ref(event), interrupt)
                         .await?
                     {
                         Ok(mut v) => verdicts.push(v.pop().unwrap_or(Verdict::Failed("no verdict".into()))),
@@ -277,18 +292,18 @@ impl Consumer {
     }
 
     /// One apply, retried while the database is unavailable. `Some(Err)`: the
-    /// database refused it; `None`: shutdown during an outage.
+    /// database refused it; `None`: interrupted during an outage.
     async fn apply_until_available(
         &self,
         events: &[&Inbound],
-        shutdown: &mut watch::Receiver<bool>,
+        interrupt: &mut Interrupt,
     ) -> Option<Result<Vec<Verdict>, String>> {
         let mut backoff = retry_schedule().build();
         loop {
             let started = Instant::now();
             match self.pipeline.apply(events).await {
                 Ok(Committed { verdicts, stored }) => {
-                    self.consuming.store(true, Ordering::SeqCst);
+                    self.health.database_reachable(true);
                     self.report(events, &verdicts, &stored, started.elapsed());
                     if self.relay_feed.send(stored).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
@@ -298,7 +313,7 @@ impl Consumer {
                 Err(error) if error.is_transient() => {
                     // Deliveries are held, not consumed: not ready until the
                     // database answers again.
-                    self.consuming.store(false, Ordering::SeqCst);
+                    self.health.database_reachable(false);
                     let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     ApplyRetry {
                         cause: "transient",
@@ -309,7 +324,7 @@ impl Consumer {
                     .emit();
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.wait_for(|stop| *stop) => return None,
+                        _ = interrupt.fired() => return None,
                     }
                 }
                 Err(error) => return Some(Err(error.to_string())),
@@ -325,7 +340,7 @@ impl Consumer {
         item: &Parsed,
         mut reason: String,
         delivery: &Delivery,
-        shutdown: &mut watch::Receiver<bool>,
+        interrupt: &mut Interrupt,
     ) -> bool {
         let mut backoff = retry_schedule().build();
         for _ in 1..self.settings.max_attempts.max(1) {
@@ -337,8 +352,11 @@ impl Consumer {
                 delay,
             }
             .emit();
-            tokio::time::sleep(delay).await;
-            match self.apply_until_available(&[&item.inbound], shutdown).await {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = interrupt.fired() => return false,
+            }
+            match self.apply_until_available(&[&item.inbound], interrupt).await {
                 None => return false,
                 Some(Ok(verdicts)) => match verdicts.into_iter().next() {
                     Some(Verdict::Failed(again)) => reason = again,
@@ -354,7 +372,7 @@ impl Consumer {
             event_type: Some(item.inbound.meta.type_name.as_str()),
         }
         .emit();
-        self.dead_letter(delivery, APPLY_FAILED, &reason, shutdown).await
+        self.dead_letter(delivery, APPLY_FAILED, &reason, interrupt).await
     }
 
     fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[Pending], elapsed: Duration) {

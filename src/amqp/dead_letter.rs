@@ -120,8 +120,4 @@ impl DeadLetters {
             Err(DeadLetterError::NotConfirmed)
         }
     }
-
-    pub async fn wait_for_recovery(&self, error: lapin::Error) -> Result<(), lapin::Error> {
-        self.channel.wait_for_recovery(error).await
-    }
 }

@@ -4,31 +4,24 @@
 pub mod consumer;
 pub mod dead_letter;
 pub mod relay;
+pub mod session;
 pub mod topology;
 
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
-use lapin::{Connection, ConnectionProperties};
 
-/// Reconnection schedule for lapin's automatic recovery: quick at first,
-/// then every 10 s, forever — a broker outage must not end the worker.
-pub fn reconnect_backoff() -> ExponentialBuilder {
+/// Reconnection schedule after a lost session: quick at first and never
+/// slower than every 2 s (1 s plus up to as much jitter), forever — a broker outage must not end the worker,
+/// and consuming should resume within seconds of the broker coming back.
+/// (Connection attempts to a broker that is down are refused at once, so
+/// trying often costs nothing.)
+pub fn reconnect_schedule() -> ExponentialBuilder {
     ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(10))
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(1))
         .with_jitter()
         .without_max_times()
-}
-
-/// Opens a connection with automatic recovery: lapin reconnects and replays
-/// the declared topology, channels and consumers after a failure.
-pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default()
-        .with_connection_name(name.into())
-        .enable_auto_recover()
-        .with_backoff(reconnect_backoff());
-    Connection::connect(url, properties).await
 }
 
 /// Drives many publish futures at once, polling them in order.

@@ -82,10 +82,15 @@ impl Relay {
             while let Ok(rows) = feed.try_recv() {
                 self.remember(rows);
             }
-            self.drain().await;
+            self.drain(&mut shutdown).await;
         }
         while let Ok(rows) = feed.try_recv() {
             self.remember(rows);
+        }
+        if !self.channel.status().connected() {
+            // Stopped because the session was lost: the next session's relay
+            // publishes the rest from the outbox.
+            return;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -107,11 +112,12 @@ impl Relay {
         }
     }
 
-    /// Rounds until the outbox is empty (or another relay has it).
-    async fn drain(&mut self) {
+    /// Rounds until the outbox is empty (or another relay has it), the
+    /// broker fails, or `stop` turns true.
+    async fn drain(&mut self, stop: &mut watch::Receiver<bool>) {
         let mut backoff = crate::amqp::consumer::retry_schedule().build();
         let mut busy_rounds = 0;
-        loop {
+        while !*stop.borrow() {
             match self.round().await {
                 Ok(Round::Published(n)) if n as i64 >= self.settings.batch_size => {}
                 Ok(Round::Published(_)) => break,
@@ -123,15 +129,19 @@ impl Relay {
                 }
                 Ok(Round::Busy) => break,
                 Err(RelayError::Broker(error)) => {
-                    tracing::warn!(%error, "relay lost the broker; waiting for recovery");
-                    if self.channel.wait_for_recovery(error).await.is_err() {
-                        tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(1))).await;
-                    }
+                    // The session's watch sees the closed channel or
+                    // connection and the worker opens a new session, with a
+                    // new relay; the cursor did not move, nothing is lost.
+                    tracing::warn!(%error, "relay lost the broker; the next session publishes the rest");
+                    return;
                 }
                 Err(error) => {
                     let delay = backoff.next().unwrap_or(Duration::from_secs(1));
                     tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "relay round failed");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.wait_for(|stop| *stop) => {}
+                    }
                 }
             }
         }
