@@ -2,6 +2,7 @@
 //! PostgreSQL and RabbitMQ, each test in its own vhost and database. One
 //! test binary with a module per capability keeps link time down.
 
+mod broker;
 mod campaigns;
 mod commissions;
 mod common;

@@ -318,7 +318,8 @@ async fn sigkill_mid_stream_then_restart_loses_nothing_and_decides_nothing_twice
     }
 }
 
-/// The broker closes every connection while events flow; lapin recovers and
+/// The broker closes every connection while events flow; the worker opens a
+/// new session and
 /// every event is applied once.
 #[tokio::test]
 async fn the_broker_connection_dropping_while_events_flow_loses_nothing() {

@@ -25,12 +25,27 @@ use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
 pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-pub const AMQP_SERVER: &str = "amqp://guest:guest@127.0.0.1:5672";
+/// The broker tests use, without a vhost: `CW_TEST_AMQP_SERVER`, by
+/// default the local RabbitMQ. With `CW_TEST_RABBITMQ_NODE` naming its
+/// node for `rabbitmqctl`, tests that restart the node can run against a
+/// second, private node while other tests use the shared one.
+pub fn amqp_server() -> String {
+    std::env::var("CW_TEST_AMQP_SERVER").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".into())
+}
+
+/// `rabbitmqctl` for the test broker's node.
+pub fn rabbitmqctl_command() -> std::process::Command {
+    let mut command = std::process::Command::new("rabbitmqctl");
+    if let Ok(node) = std::env::var("CW_TEST_RABBITMQ_NODE") {
+        command.args(["-n", &node]);
+    }
+    command
+}
 pub const SPY_QUEUE: &str = "test.spy";
 pub const WAIT: Duration = Duration::from_secs(30);
 
-fn rabbitmqctl(args: &[&str]) {
-    let status = std::process::Command::new("rabbitmqctl")
+pub fn rabbitmqctl(args: &[&str]) {
+    let status = rabbitmqctl_command()
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -75,6 +90,15 @@ impl Outcomes {
             .into_iter()
             .filter(|o| ids.insert(o["id"].to_string()))
             .collect()
+    }
+
+    /// How many distinct outcomes arrived, without copying them.
+    pub fn distinct_count(&self) -> usize {
+        let Ok(seen) = self.seen.lock() else { return 0 };
+        seen.iter()
+            .filter_map(|o| o["id"].as_str())
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     pub fn of_type(&self, type_name: &str) -> Vec<Value> {
@@ -177,7 +201,7 @@ impl TestEnv {
         })
         .await
         .expect("vhost set-up");
-        let amqp_url = format!("{AMQP_SERVER}/{name}");
+        let amqp_url = format!("{}/{name}", amqp_server());
         let database_url = format!("{PG_SERVER}/{name}");
         let outcomes = Outcomes::default();
         declare_spy(&amqp_url).await;
@@ -329,6 +353,34 @@ impl TestEnv {
         panic!("could not publish to {routing_key}");
     }
 
+    /// Publishes many events pipelined (confirms awaited together): a
+    /// backlog builds up faster than the worker drains it.
+    pub async fn publish_many(&self, events: &[Value]) {
+        let ch = self.channel().await;
+        let mut confirms = Vec::with_capacity(events.len());
+        for event in events {
+            let body = serde_json::to_vec(event).expect("json");
+            let props = BasicProperties::default()
+                .with_content_type("application/cloudevents+json".into())
+                .with_delivery_mode(2)
+                .with_message_id(event["id"].as_str().unwrap_or_default().into());
+            let confirm = ch
+                .basic_publish(
+                    "collab.events".into(),
+                    event["type"].as_str().unwrap_or("unknown").into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    props,
+                )
+                .await
+                .expect("publish");
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            assert!(confirm.await.expect("confirm").is_ack(), "the broker refused an event");
+        }
+    }
+
     pub async fn publish(&self, event: &Value) {
         let routing_key = event["type"].as_str().unwrap_or("unknown").to_owned();
         let body = serde_json::to_vec(event).expect("json");
@@ -468,7 +520,7 @@ impl Drop for TestEnv {
         }
         let name = self.name.clone();
         // Best effort: a leftover vhost or database only costs disk.
-        let _ = std::process::Command::new("rabbitmqctl")
+        let _ = rabbitmqctl_command()
             .args(["delete_vhost", &name])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -506,7 +558,11 @@ async fn declare_spy(amqp_url: &str) {
     )
     .await
     .expect("outcomes exchange");
-    ch.queue_declare(SPY_QUEUE.into(), QueueDeclareOptions::durable(), FieldTable::default())
+    // Quorum, like the worker's queues: after a node restart a classic
+    // queue hands back its persisted messages at a few hundred a second.
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    ch.queue_declare(SPY_QUEUE.into(), QueueDeclareOptions::durable(), args)
         .await
         .expect("spy queue");
     ch.queue_bind(
@@ -524,23 +580,56 @@ async fn declare_spy(amqp_url: &str) {
 /// Consumes the spy queue forever, reconnecting when the connection drops.
 async fn run_spy(amqp_url: String, outcomes: Outcomes) {
     loop {
-        let Ok(conn) = Connection::connect(&amqp_url, ConnectionProperties::default()).await else {
+        // Each step bounded: a broker that is starting may accept the TCP
+        // connection and not answer yet.
+        let opened = tokio::time::timeout(Duration::from_secs(5), async {
+            let conn = Connection::connect(&amqp_url, ConnectionProperties::default()).await?;
+            let ch = conn.create_channel().await?;
+            // Bounded, as a real consumer's: a quorum queue feeds a consumer
+            // without a prefetch limit slowly.
+            ch.basic_qos(1000, lapin::options::BasicQosOptions::default()).await?;
+            let consumer = ch
+                .basic_consume(
+                    SPY_QUEUE.into(),
+                    "spy".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((conn, ch, consumer))
+        })
+        .await;
+        let Ok(Ok((conn, ch, mut consumer))) = opened else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let Ok(ch) = conn.create_channel().await else { continue };
-        let Ok(mut consumer) = ch
-            .basic_consume(
-                SPY_QUEUE.into(),
-                "spy".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-        else {
-            continue;
-        };
-        while let Some(Ok(delivery)) = consumer.next().await {
+        // Without lapin's recovery a lost connection may not end the stream,
+        // and a consumer registered while a restarted broker elects the
+        // queue's leader may be counted and never fed: probe the queue, and
+        // start over when the consumer is gone or starved.
+        let mut alive = tokio::time::interval(Duration::from_secs(1));
+        let mut last_delivery = Instant::now();
+        loop {
+            let delivery = tokio::select! {
+                next = consumer.next() => match next {
+                    Some(Ok(delivery)) => delivery,
+                    _ => break,
+                },
+                _ = alive.tick() => {
+                    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+                    let probe = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        ch.queue_declare(SPY_QUEUE.into(), passive, FieldTable::default()),
+                    )
+                    .await;
+                    let starved = last_delivery.elapsed() > Duration::from_secs(3);
+                    match probe {
+                        Ok(Ok(q)) if q.consumer_count() > 0 && (q.message_count() == 0 || !starved) => continue,
+                        _ => break,
+                    }
+                }
+            };
+            last_delivery = Instant::now();
             if let Ok(mut value) = serde_json::from_slice::<Value>(&delivery.data) {
                 // Keep the AMQP properties the contract promises, for assertions.
                 let props = &delivery.properties;
@@ -559,6 +648,8 @@ async fn run_spy(amqp_url: String, outcomes: Outcomes) {
             }
             let _ = delivery.acker.ack(BasicAckOptions::default()).await;
         }
+        // Unacked messages go back to the queue for the next consumer.
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "spy restarts".into())).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
