@@ -39,6 +39,8 @@ pub struct ConsumerSettings {
     pub delivery_limit: u32,
     pub pool_size: u32,
     pub state_cache_docs: usize,
+    /// Larger message bodies are dead-lettered (`too_large`) unread.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

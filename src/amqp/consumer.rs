@@ -64,12 +64,12 @@ enum Incoming {
     Failure(lapin::Error),
 }
 
-/// Parses every delivery as it arrives.
-async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>) {
+/// Parses every delivery as it arrives (a body over `max_body_bytes` unread).
+async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>, max_body_bytes: usize) {
     while let Some(item) = consumer.next().await {
         let item = match item {
             Ok(delivery) => {
-                let parsed = envelope::parse(&delivery.data);
+                let parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
                 Incoming::Delivery(Box::new((delivery, parsed)))
             }
             Err(error) => Incoming::Failure(error),
@@ -109,7 +109,7 @@ impl Consumer {
         // batch is parsed while this one's transaction commits.
         let (parsed_tx, mut parsed_rx) =
             mpsc::channel(usize::from(self.settings.prefetch).max(1) + self.settings.batch_size);
-        let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx));
+        let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx, self.settings.max_body_bytes));
         let stopped = loop {
             let mut batch = Vec::with_capacity(self.settings.batch_size);
             let received = tokio::select! {

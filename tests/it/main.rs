@@ -8,6 +8,7 @@ mod common;
 mod compose;
 mod dlq;
 mod enforcement;
+mod limits;
 mod ops;
 mod participation;
 mod pipeline;
