@@ -80,29 +80,37 @@ impl Settings {
             .extract()
             .map_err(Box::new)
     }
-
-    /// The settings with passwords masked, for the start-up log.
-    pub fn redacted(&self) -> Settings {
-        Settings {
-            database_url: redact_url(&self.database_url),
-            amqp_url: redact_url(&self.amqp_url),
-            ..self.clone()
-        }
-    }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
+/// `scheme://user:secret@host/db?password=secret` →
+/// `scheme://user:***@host/db?password=***`: the password of the user info
+/// and of any query parameter whose name says password.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    let (location, query) = match rest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (rest, None),
+    };
+    let location = match location.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => location.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => location.to_owned(),
+    };
+    let Some(query) = query else {
+        return format!("{scheme}://{location}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{location}?{}", query.join("&"))
 }
 
 #[cfg(test)]
@@ -127,5 +135,13 @@ mod tests {
             "amqp://guest:***@h:5672/%2f"
         );
         assert_eq!(redact_url("postgres://postgres@h/db"), "postgres://postgres@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db?sslmode=verify-full&password=s3&sslrootcert=/ca.pem"),
+            "postgres://u:***@h/db?sslmode=verify-full&password=***&sslrootcert=/ca.pem"
+        );
+        assert_eq!(
+            redact_url("amqps://h/%2f?auth_mechanism=external"),
+            "amqps://h/%2f?auth_mechanism=external"
+        );
     }
 }

@@ -30,7 +30,7 @@ use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::outbox::Pending;
-use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent};
+use crate::telemetry::{self, ApplyRetry, BatchApplied, DeadLettered, InternalEvent, RetryCause};
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event kept failing to apply.
@@ -301,7 +301,7 @@ impl Consumer {
                     self.consuming.store(false, Ordering::SeqCst);
                     let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     ApplyRetry {
-                        cause: "transient",
+                        cause: RetryCause::Transient,
                         error: &error.to_string(),
                         event_id: (events.len() == 1).then(|| events[0].meta.id.as_str()),
                         delay,
@@ -331,7 +331,7 @@ impl Consumer {
         for _ in 1..self.settings.max_attempts.max(1) {
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
             ApplyRetry {
-                cause: "failed",
+                cause: RetryCause::Failed,
                 error: &reason,
                 event_id: Some(item.inbound.meta.id.as_str()),
                 delay,
@@ -377,7 +377,7 @@ impl Consumer {
         for row in outbox.iter().filter(|o| o.type_name == "participation.accepted") {
             let body: serde_json::Value = serde_json::from_str(&row.body).unwrap_or_default();
             if body["data"]["fake_order_risk"] == "high" {
-                telemetry::high_risk_participation(body["data"]["seller_id"].as_str().unwrap_or("?"));
+                telemetry::high_risk_participation();
             }
         }
         BatchApplied {

@@ -9,6 +9,7 @@ mod compose;
 mod dlq;
 mod enforcement;
 mod limits;
+mod observability;
 mod ops;
 mod participation;
 mod pipeline;
