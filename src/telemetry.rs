@@ -68,10 +68,17 @@ fn log_filter(rust_log: Option<&str>, default_filter: &str) -> EnvFilter {
 /// indexes them), passwords masked, TLS files by path only.
 pub fn starting(settings: &Settings) {
     let c = &settings.consumer;
+    let [ca, cert, key] = settings
+        .amqp_tls
+        .files()
+        .map(|(_, file)| file.map(|path| path.display().to_string()));
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         database_url = %redact_url(&settings.database_url),
         amqp_url = %redact_url(&settings.amqp_url),
+        amqp_tls.ca_file = ca.as_deref(),
+        amqp_tls.cert_file = cert.as_deref(),
+        amqp_tls.key_file = key.as_deref(),
         http_addr = %settings.http_addr,
         log_format = ?settings.log_format,
         consumer.batch_size = c.batch_size,

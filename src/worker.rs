@@ -88,7 +88,7 @@ struct Session {
 }
 
 async fn open_session(settings: &Settings) -> Result<Session, lapin::Error> {
-    let connection = amqp::connect(&settings.amqp_url, "collab-worker").await?;
+    let connection = amqp::connect(settings.broker(), "collab-worker").await?;
     let setup = connection.create_channel().await?;
     topology::declare(&setup, settings.consumer.delivery_limit).await?;
     let relay = connection.create_channel().await?;

@@ -8,8 +8,13 @@ pub mod topology;
 
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use backon::ExponentialBuilder;
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::{Connection, ConnectionProperties};
+
+use crate::config::{AmqpTlsSettings, Settings};
 
 /// Reconnection schedule for lapin's automatic recovery: quick at first,
 /// then every 10 s, forever — a broker outage must not end the worker.
@@ -21,14 +26,60 @@ pub fn reconnect_backoff() -> ExponentialBuilder {
         .without_max_times()
 }
 
-/// Opens a connection with automatic recovery: lapin reconnects and replays
-/// the declared topology, channels and consumers after a failure.
-pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+/// The broker as configured: `AMQP_URL` and, for `amqps://`, the TLS files.
+#[derive(Clone, Copy, Debug)]
+pub struct Broker<'a> {
+    pub url: &'a str,
+    pub tls: &'a AmqpTlsSettings,
+}
+
+impl Settings {
+    pub fn broker(&self) -> Broker<'_> {
+        Broker {
+            url: &self.amqp_url,
+            tls: &self.amqp_tls,
+        }
+    }
+}
+
+/// Reads the TLS files (PEM) into lapin's configuration. Verification of the
+/// broker's certificate and host name is rustls's, against the system's
+/// trust store plus `ca_file`.
+fn tls_config(tls: &AmqpTlsSettings) -> std::io::Result<OwnedTLSConfig> {
+    let [(ca_name, ca), (cert_name, cert), (key_name, key)] = tls.files();
+    let read = |name: &str, path: &PathBuf| {
+        std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{name} {}: {e}", path.display())))
+    };
+    let cert_chain = match ca {
+        Some(path) => Some(String::from_utf8_lossy(&read(ca_name, path)?).into_owned()),
+        None => None,
+    };
+    let identity = match (cert, key) {
+        (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
+            pem: read(cert_name, cert)?,
+            key: read(key_name, key)?,
+        }),
+        _ => None,
+    };
+    Ok(OwnedTLSConfig { identity, cert_chain })
+}
+
+/// Opens a connection with automatic recovery: lapin reconnects (with the
+/// same TLS settings) and replays the declared topology, channels and
+/// consumers after a failure.
+pub async fn connect(broker: Broker<'_>, name: &str) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default()
         .with_connection_name(name.into())
         .enable_auto_recover()
         .with_backoff(reconnect_backoff());
-    Connection::connect(url, properties).await
+    connect_with(broker, properties).await
+}
+
+/// Opens a connection with the given properties (the operator commands'
+/// connections do not recover: they fail and the operator runs them again).
+pub async fn connect_with(broker: Broker<'_>, properties: ConnectionProperties) -> Result<Connection, lapin::Error> {
+    let config = tls_config(broker.tls)?;
+    Connection::connect_with_config(broker.url, properties, config, lapin::runtime::default_runtime()?).await
 }
 
 /// Drives many publish futures at once, polling them in order.

@@ -14,3 +14,4 @@ mod ops;
 mod participation;
 mod pipeline;
 mod scale;
+mod tls;
