@@ -16,11 +16,48 @@ const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub struct Settings {
     pub database_url: String,
     pub amqp_url: String,
+    /// CA and client certificate for an `amqps://` broker.
+    #[serde(default)]
+    pub amqp_tls: AmqpTlsSettings,
     pub http_addr: SocketAddr,
     pub log_format: LogFormat,
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
     pub rules: RuleSettings,
+}
+
+/// TLS to the broker beyond the URL's `amqps://` (PEM files; the files are
+/// read at each connection, so renewed certificates are picked up on the
+/// next reconnect). PostgreSQL's TLS settings are the URL's own parameters
+/// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpTlsSettings {
+    /// CA certificates trusted for the broker's certificate, besides the
+    /// system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (chain), for brokers that ask for one.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PKCS#8, PKCS#1 or SEC1; not
+    /// encrypted).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl AmqpTlsSettings {
+    /// The files that are set (an empty value, e.g. from the environment, is unset).
+    pub fn files(&self) -> [(&'static str, Option<&PathBuf>); 3] {
+        fn set(file: &Option<PathBuf>) -> Option<&PathBuf> {
+            file.as_ref().filter(|p| !p.as_os_str().is_empty())
+        }
+        [
+            ("amqp_tls.ca_file", set(&self.ca_file)),
+            ("amqp_tls.cert_file", set(&self.cert_file)),
+            ("amqp_tls.key_file", set(&self.key_file)),
+        ]
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -44,6 +81,8 @@ pub struct ConsumerSettings {
     /// Idle this long while the queue holds ready messages: the consumer is
     /// stalled and the broker session is rebuilt (ms).
     pub stall_timeout_ms: u64,
+    /// Larger message bodies are dead-lettered (`too_large`) unread.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -84,28 +123,60 @@ impl Settings {
             .map_err(Box::new)
     }
 
-    /// The settings with passwords masked, for the start-up log.
-    pub fn redacted(&self) -> Settings {
-        Settings {
-            database_url: redact_url(&self.database_url),
-            amqp_url: redact_url(&self.amqp_url),
-            ..self.clone()
+    /// What the types cannot say: the TLS files exist, a client certificate
+    /// comes with its key, and TLS files are set only for an `amqps://` URL
+    /// (they would be silently unused otherwise).
+    pub fn check(&self) -> Result<(), String> {
+        let [_, (_, cert), (_, key)] = self.amqp_tls.files();
+        if cert.is_some() != key.is_some() {
+            return Err("amqp_tls.cert_file and amqp_tls.key_file are set together or not at all".into());
         }
+        let mut any = false;
+        for (name, file) in self.amqp_tls.files() {
+            if let Some(path) = file {
+                any = true;
+                std::fs::metadata(path).map_err(|e| format!("{name} {}: {e}", path.display()))?;
+            }
+        }
+        if any && !self.amqp_url.starts_with("amqps://") {
+            return Err(format!(
+                "amqp_tls is set but AMQP_URL ({}) is not an amqps:// URL",
+                redact_url(&self.amqp_url)
+            ));
+        }
+        Ok(())
     }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
+/// `scheme://user:secret@host/db?password=secret` →
+/// `scheme://user:***@host/db?password=***`: the password of the user info
+/// and of any query parameter whose name says password.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    let (location, query) = match rest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (rest, None),
+    };
+    let location = match location.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => location.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => location.to_owned(),
+    };
+    let Some(query) = query else {
+        return format!("{scheme}://{location}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{location}?{}", query.join("&"))
 }
 
 #[cfg(test)]
@@ -124,11 +195,45 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_are_checked_at_start() {
+        let settings = |url: &str, ca: &str, cert: &str, key: &str| {
+            let mut settings: Settings = Figment::new()
+                .merge(Toml::string(DEFAULT_TOML))
+                .extract()
+                .unwrap_or_else(|e| panic!("{e}"));
+            settings.amqp_url = url.into();
+            settings.amqp_tls = AmqpTlsSettings {
+                ca_file: Some(ca.into()),
+                cert_file: Some(cert.into()),
+                key_file: Some(key.into()),
+            };
+            settings.check()
+        };
+        let here = env!("CARGO_MANIFEST_DIR").to_owned() + "/Cargo.toml";
+        assert_eq!(settings("amqps://h", "", "", ""), Ok(()));
+        assert_eq!(settings("amqps://h", &here, &here, &here), Ok(()));
+        assert!(settings("amqps://h", "", &here, "").is_err_and(|e| e.contains("together")));
+        assert!(settings("amqps://h", "/nope.pem", "", "").is_err_and(|e| e.contains("amqp_tls.ca_file /nope.pem")));
+        assert!(
+            settings("amqp://u:secret@h", &here, "", "")
+                .is_err_and(|e| e.contains("not an amqps://") && !e.contains("secret"))
+        );
+    }
+
+    #[test]
     fn passwords_are_masked() {
         assert_eq!(
             redact_url("amqp://guest:guest@h:5672/%2f"),
             "amqp://guest:***@h:5672/%2f"
         );
         assert_eq!(redact_url("postgres://postgres@h/db"), "postgres://postgres@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db?sslmode=verify-full&password=s3&sslrootcert=/ca.pem"),
+            "postgres://u:***@h/db?sslmode=verify-full&password=***&sslrootcert=/ca.pem"
+        );
+        assert_eq!(
+            redact_url("amqps://h/%2f?auth_mechanism=external"),
+            "amqps://h/%2f?auth_mechanism=external"
+        );
     }
 }

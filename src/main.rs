@@ -19,6 +19,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(error) = settings.check() {
+        eprintln!("collab-worker: configuration: {error}");
+        return ExitCode::from(2);
+    }
     let default_filter = match cli.command {
         Command::Run => telemetry::WORKER_LOG_FILTER,
         Command::Dlq(_) | Command::Demo => telemetry::COMMAND_LOG_FILTER,
@@ -36,7 +40,7 @@ fn main() -> ExitCode {
             Command::Run => worker::run(settings).await,
             Command::Dlq(command) => {
                 let action = command.into_action().map_err(anyhow::Error::msg)?;
-                ops::dlq::run(&settings.amqp_url, action, &mut std::io::stdout()).await
+                ops::dlq::run(settings.broker(), action, &mut std::io::stdout()).await
             }
             Command::Demo => ops::demo::run(settings, &mut std::io::stdout()).await,
         }

@@ -8,10 +8,24 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::amqp::consumer::APPLY_FAILED;
+use crate::config::{LogFormat, Settings, redact_url};
+use crate::wire::envelope::MalformedKind;
+use crate::wire::events::Event;
+use crate::wire::outcomes::OutcomeData;
 
-/// The worker's default log filter: info, and its libraries only warnings.
-pub const WORKER_LOG_FILTER: &str = "info,sqlx=warn,lapin=warn";
+/// The worker's default log filter: info, sqlx only warnings, lapin off.
+/// lapin logs every lost connection or closed channel as an ERROR although
+/// the worker recovers from it in well under a second; the worker logs each
+/// loss itself, once, as a warning with the reason (`BrokerSessionLost`).
+pub const WORKER_LOG_FILTER: &str = "info,sqlx=warn,lapin=off";
+
+/// lapin warns once per message the broker returns (an outcome type no
+/// queue is bound to), with the whole message — payload as a byte array —
+/// in a field named `message`, which JSON logs then carry twice. The relay
+/// logs one line per unroutable type instead, so this target stays quiet
+/// unless `RUST_LOG` names it.
+const LAPIN_RETURNED_MESSAGES: &str = "lapin::returned_messages";
 
 /// The operator commands' default (`dlq`, `demo`): what they print is their
 /// output, so logs only for warnings — and none from lapin, which logs the
@@ -19,9 +33,11 @@ pub const WORKER_LOG_FILTER: &str = "info,sqlx=warn,lapin=warn";
 /// expected answer on a fresh vhost) as an error.
 pub const COMMAND_LOG_FILTER: &str = "warn,lapin=off";
 
-/// `RUST_LOG` decides; otherwise `default_filter`.
+/// `RUST_LOG` decides; otherwise `default_filter`. lapin's per-message
+/// warnings are off either way unless `RUST_LOG` names their target.
 pub fn init_logging(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = log_filter(rust_log.as_deref(), default_filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -35,7 +51,57 @@ pub fn init_logging(format: LogFormat, default_filter: &str) {
     }
 }
 
-/// Installs the Prometheus recorder and describes every metric.
+fn log_filter(rust_log: Option<&str>, default_filter: &str) -> EnvFilter {
+    let mut filter = match rust_log {
+        Some(directives) => EnvFilter::try_new(directives).unwrap_or_else(|error| {
+            eprintln!("collab-worker: RUST_LOG {directives:?} ignored: {error}");
+            EnvFilter::new(default_filter)
+        }),
+        None => EnvFilter::new(default_filter),
+    };
+    if !rust_log.is_some_and(|directives| directives.contains(LAPIN_RETURNED_MESSAGES))
+        && let Ok(quiet) = format!("{LAPIN_RETURNED_MESSAGES}=error").parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
+    filter
+}
+
+/// The start-up line: every setting as a field of its own (a log pipeline
+/// indexes them), passwords masked, TLS files by path only.
+pub fn starting(settings: &Settings) {
+    let c = &settings.consumer;
+    let [ca, cert, key] = settings
+        .amqp_tls
+        .files()
+        .map(|(_, file)| file.map(|path| path.display().to_string()));
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        database_url = %redact_url(&settings.database_url),
+        amqp_url = %redact_url(&settings.amqp_url),
+        amqp_tls.ca_file = ca.as_deref(),
+        amqp_tls.cert_file = cert.as_deref(),
+        amqp_tls.key_file = key.as_deref(),
+        http_addr = %settings.http_addr,
+        log_format = ?settings.log_format,
+        consumer.batch_size = c.batch_size,
+        consumer.prefetch = c.prefetch,
+        consumer.max_attempts = c.max_attempts,
+        consumer.delivery_limit = c.delivery_limit,
+        consumer.pool_size = c.pool_size,
+        consumer.state_cache_docs = c.state_cache_docs,
+        consumer.max_body_bytes = c.max_body_bytes,
+        consumer.watchdog_interval_ms = c.watchdog_interval_ms,
+        consumer.stall_timeout_ms = c.stall_timeout_ms,
+        relay.batch_size = settings.relay.batch_size,
+        relay.poll_interval_ms = settings.relay.poll_interval_ms,
+        rules.challenge_finalization_lag_secs = settings.rules.challenge_finalization_lag_secs,
+        "starting"
+    );
+}
+
+/// Installs the Prometheus recorder, describes every metric and registers
+/// each at zero with every label value known in advance.
 pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
     let handle = PrometheusBuilder::new()
         .set_buckets(&[
@@ -72,10 +138,13 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "collab_outcomes_unroutable_total",
         "Outcomes the broker had no queue for, by type."
     );
-    describe_counter!("collab_dlq_replayed_total", "Dead letters replayed by an operator.");
+    describe_counter!(
+        "collab_dlq_replayed_total",
+        "Dead letters replayed by an operator, by reason."
+    );
     describe_counter!(
         "collab_high_risk_participations_total",
-        "Accepted participations of creators with high fake-order risk, by seller."
+        "Accepted participations of creators with high fake-order risk."
     );
     describe_histogram!("collab_batch_size", "Deliveries per applied batch.");
     describe_histogram!("collab_apply_seconds", "Time to apply one batch (one transaction).");
@@ -102,9 +171,61 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "collab_consumer_outage_seconds",
         "Time not consuming, one observation per outage when consuming resumes (_sum: seconds not consuming)."
     );
-    gauge!("collab_consumer_up").set(0.0);
-    counter!("collab_broker_reconnects_total").absolute(0);
+    register_at_zero();
     Ok(handle)
+}
+
+/// Every reason the worker dead-letters a message for.
+fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
+    MalformedKind::ALL.iter().map(|k| k.code()).chain([APPLY_FAILED])
+}
+
+/// Every metric exists from the start: an alert on the first dead letter,
+/// duplicate or retry fires on it, and no dashboard panel says "No data".
+/// Labels take only values known here (types of the contract, reasons,
+/// causes), never producers' ids, so the series count is fixed.
+fn register_at_zero() {
+    counter!("collab_events_received_total").increment(0);
+    for t in Event::TYPES {
+        counter!("collab_events_applied_total", "type" => *t).increment(0);
+        counter!("collab_events_duplicate_total", "type" => *t).increment(0);
+    }
+    for t in OutcomeData::TYPES {
+        counter!("collab_outcomes_decided_total", "type" => *t).increment(0);
+        counter!("collab_outcomes_published_total", "type" => *t).increment(0);
+        counter!("collab_outcomes_unroutable_total", "type" => *t).increment(0);
+    }
+    for reason in dead_letter_reasons() {
+        counter!("collab_events_dead_lettered_total", "reason" => reason).increment(0);
+    }
+    for cause in RetryCause::ALL {
+        counter!("collab_apply_retries_total", "cause" => cause.label()).increment(0);
+    }
+    // By reason, as `collab-worker dlq replay` counts them; RabbitMQ's own
+    // dead letters have `delivery_limit`.
+    for reason in dead_letter_reasons().chain(["delivery_limit"]) {
+        counter!("collab_dlq_replayed_total", "reason" => reason).increment(0);
+    }
+    counter!("collab_high_risk_participations_total").increment(0);
+    counter!("collab_broker_reconnects_total").increment(0);
+    // A histogram handle registers the series; it renders empty buckets.
+    for name in [
+        "collab_batch_size",
+        "collab_apply_seconds",
+        "collab_relay_seconds",
+        "collab_consumer_outage_seconds",
+    ] {
+        drop(histogram!(name));
+    }
+    for name in [
+        "collab_outbox_lag_seconds",
+        "collab_outbox_pending",
+        "collab_consumer_prefetch",
+        "collab_consumer_in_flight",
+        "collab_consumer_up",
+    ] {
+        gauge!(name).set(0.0);
+    }
 }
 
 /// Keeps histogram summaries fresh.
@@ -169,9 +290,29 @@ impl InternalEvent for BatchApplied<'_> {
     }
 }
 
+/// Why an apply is tried again (label `cause` of `collab_apply_retries_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryCause {
+    /// The database was unavailable; the batch waits for it.
+    Transient,
+    /// The database refused the event; it is tried again alone.
+    Failed,
+}
+
+impl RetryCause {
+    pub const ALL: [RetryCause; 2] = [RetryCause::Transient, RetryCause::Failed];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RetryCause::Transient => "transient",
+            RetryCause::Failed => "failed",
+        }
+    }
+}
+
 /// An apply attempt failed and will be retried.
 pub struct ApplyRetry<'a> {
-    pub cause: &'static str,
+    pub cause: RetryCause,
     pub error: &'a str,
     pub event_id: Option<&'a str>,
     pub delay: Duration,
@@ -181,12 +322,12 @@ impl InternalEvent for ApplyRetry<'_> {
     fn emit(self) {
         tracing::warn!(
             event.id = self.event_id.unwrap_or("(batch)"),
-            cause = self.cause,
+            cause = self.cause.label(),
             error = self.error,
             retry_in_ms = self.delay.as_millis() as u64,
             "apply failed; retrying"
         );
-        counter!("collab_apply_retries_total", "cause" => self.cause).increment(1);
+        counter!("collab_apply_retries_total", "cause" => self.cause.label()).increment(1);
     }
 }
 
@@ -273,8 +414,11 @@ fn warn_once(key: &str) -> bool {
     true
 }
 
-pub fn high_risk_participation(seller_id: &str) {
-    counter!("collab_high_risk_participations_total", "seller_id" => seller_id.to_owned()).increment(1);
+/// One more accepted participation of a high-risk creator. No seller label:
+/// a series per seller would grow without bound (docs/decisions.md); the
+/// outbox answers "which sellers" (README, Operations).
+pub fn high_risk_participation() {
+    counter!("collab_high_risk_participations_total").increment(1);
 }
 
 pub fn outbox_lag(age_seconds: f64, pending: i64) {
@@ -296,4 +440,52 @@ pub fn consumer_in_flight(count: usize) {
 
 pub fn received(count: usize) {
     counter!("collab_events_received_total").increment(count as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// What a subscriber with the filter of `rust_log` writes for a lapin
+    /// returned-message warning and for one of the worker's warnings.
+    fn logged(rust_log: Option<&str>) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut inner) = self.0.lock() {
+                    inner.extend_from_slice(bytes);
+                }
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(rust_log, WORKER_LOG_FILTER))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "lapin::returned_messages", message = ?[1u8, 2, 3], "Server returned us a message");
+            tracing::warn!(target: "collab_worker::amqp::relay", "no queue is bound");
+        });
+        let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn lapins_returned_message_warnings_are_off_unless_named() {
+        for rust_log in [None, Some("info"), Some("debug,lapin=trace")] {
+            let out = logged(rust_log);
+            assert!(!out.contains("returned us a message"), "{rust_log:?}: {out}");
+            assert!(out.contains("no queue is bound"), "{rust_log:?}: {out}");
+        }
+        let named = logged(Some("info,lapin::returned_messages=warn"));
+        assert!(named.contains("returned us a message"), "{named}");
+    }
 }

@@ -91,7 +91,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
 /// The worker until `stop` turns true; `health` tells when it is ready.
 pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, health: Arc<Health>) -> anyhow::Result<()> {
-    tracing::info!(settings = ?settings.redacted(), "starting");
+    telemetry::starting(&settings);
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     tokio::spawn(telemetry::run_upkeep(metrics.clone()));
     let listener = tokio::net::TcpListener::bind(settings.http_addr)

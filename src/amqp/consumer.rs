@@ -33,7 +33,7 @@ use crate::config::ConsumerSettings;
 use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::outbox::Pending;
-use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent};
+use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent, RetryCause};
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event kept failing to apply.
@@ -86,12 +86,12 @@ enum Incoming {
     Failure(lapin::Error),
 }
 
-/// Parses every delivery as it arrives.
-async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>) {
+/// Parses every delivery as it arrives (a body over `max_body_bytes` unread).
+async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>, max_body_bytes: usize) {
     while let Some(item) = consumer.next().await {
         let item = match item {
             Ok(delivery) => {
-                let parsed = envelope::parse(&delivery.data);
+                let parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
                 Incoming::Delivery(Box::new((delivery, parsed)))
             }
             Err(error) => Incoming::Failure(error),
@@ -138,7 +138,7 @@ impl Consumer {
         // batch is parsed while this one's transaction commits.
         let (parsed_tx, mut parsed_rx) =
             mpsc::channel(usize::from(self.settings.prefetch).max(1) + self.settings.batch_size);
-        let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx));
+        let parser = tokio::spawn(parse_deliveries(consumer, parsed_tx, self.settings.max_body_bytes));
         let stopped = loop {
             let mut batch = Vec::with_capacity(self.settings.batch_size);
             self.activity.waiting(true);
@@ -316,7 +316,7 @@ impl Consumer {
                     self.health.database_reachable(false);
                     let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     ApplyRetry {
-                        cause: "transient",
+                        cause: RetryCause::Transient,
                         error: &error.to_string(),
                         event_id: (events.len() == 1).then(|| events[0].meta.id.as_str()),
                         delay,
@@ -346,7 +346,7 @@ impl Consumer {
         for _ in 1..self.settings.max_attempts.max(1) {
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
             ApplyRetry {
-                cause: "failed",
+                cause: RetryCause::Failed,
                 error: &reason,
                 event_id: Some(item.inbound.meta.id.as_str()),
                 delay,
@@ -395,7 +395,7 @@ impl Consumer {
         for row in outbox.iter().filter(|o| o.type_name == "participation.accepted") {
             let body: serde_json::Value = serde_json::from_str(&row.body).unwrap_or_default();
             if body["data"]["fake_order_risk"] == "high" {
-                telemetry::high_risk_participation(body["data"]["seller_id"].as_str().unwrap_or("?"));
+                telemetry::high_risk_participation();
             }
         }
         BatchApplied {

@@ -129,7 +129,7 @@ impl Session {
     }
 
     async fn try_open(settings: &Settings) -> Result<Session, lapin::Error> {
-        let connection = connect(&settings.amqp_url, "collab-worker").await?;
+        let connection = connect(settings).await?;
         let setup = connection.create_channel().await?;
         topology::declare(&setup, settings.consumer.delivery_limit).await?;
         let relay = connection.create_channel().await?;
@@ -266,10 +266,11 @@ pub async fn lost_reason(lost: &mut watch::Receiver<Option<String>>) -> String {
     }
 }
 
-/// Opens a connection. Automatic recovery stays off: a lost session is
-/// rebuilt whole by the worker (see the module documentation).
-pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    Connection::connect(url, ConnectionProperties::default().with_connection_name(name.into())).await
+/// Opens the worker's connection. Automatic recovery stays off: a lost
+/// session is rebuilt whole (see the module documentation).
+async fn connect(settings: &Settings) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name("collab-worker".into());
+    super::connect_with(settings.broker(), properties).await
 }
 
 #[cfg(test)]

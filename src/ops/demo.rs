@@ -17,13 +17,14 @@ use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, ConnectionProperties};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::watch;
 
+use crate::amqp;
 use crate::amqp::topology::{EVENTS_EXCHANGE, OUTCOMES_EXCHANGE, WORK_QUEUE};
 use crate::config::Settings;
 use crate::http::Health;
@@ -116,13 +117,17 @@ fn story() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
-/// `postgres://…/collab` → `postgres://…/collab_demo`.
+/// `postgres://…/collab?sslmode=require` → `postgres://…/collab_demo?sslmode=require`
+/// (the parameters, TLS ones included, stay).
 fn demo_database(url: &str) -> anyhow::Result<(String, String)> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL")?;
     let name = format!("{}_demo", options.get_database().unwrap_or("collab"));
-    let base = url.split('?').next().unwrap_or(url);
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
     let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(base);
-    Ok((name.clone(), format!("{prefix}/{name}")))
+    Ok((name.clone(), format!("{prefix}/{name}{query}")))
 }
 
 async fn recreate_database(url: &str, name: &str) -> anyhow::Result<()> {
@@ -210,7 +215,7 @@ fn describe(o: &Value) -> String {
 pub async fn run(settings: Settings, out: &mut impl Write) -> anyhow::Result<()> {
     let (db_name, db_url) = demo_database(&settings.database_url)?;
     recreate_database(&settings.database_url, &db_name).await?;
-    let connection = Connection::connect(&settings.amqp_url, ConnectionProperties::default())
+    let connection = amqp::connect_with(settings.broker(), ConnectionProperties::default())
         .await
         .context("connecting to RabbitMQ")?;
     let channel = connection.create_channel().await?;
@@ -364,4 +369,25 @@ fn print_timeline(seen: &[Value], out: &mut impl Write) -> anyhow::Result<()> {
     let cancelled = seen.iter().filter(|o| o["type"] == "commission.cancelled").count();
     writeln!(out, "  {:<30} {cancelled:>10}", "commissions cancelled")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_database_keeps_the_urls_parameters() {
+        let demo = |url: &str| demo_database(url).map_err(|e| e.to_string());
+        assert_eq!(
+            demo("postgres://u@h:5432/collab"),
+            Ok(("collab_demo".into(), "postgres://u@h:5432/collab_demo".into()))
+        );
+        assert_eq!(
+            demo("postgres://u@h/shop?sslmode=verify-full&sslrootcert=/ca.pem"),
+            Ok((
+                "shop_demo".into(),
+                "postgres://u@h/shop_demo?sslmode=verify-full&sslrootcert=/ca.pem".into()
+            ))
+        );
+    }
 }

@@ -26,6 +26,7 @@ use crate::amqp::dead_letter::{
     ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_COUNT_HEADER, header_int, header_text,
 };
 use crate::amqp::topology::{DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE};
+use crate::amqp::{self, Broker};
 
 /// Which dead letters a command applies to.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -180,8 +181,8 @@ pub struct DeadLetterQueue {
 }
 
 impl DeadLetterQueue {
-    pub async fn open(amqp_url: &str) -> anyhow::Result<Self> {
-        let connection = Connection::connect(amqp_url, lapin::ConnectionProperties::default())
+    pub async fn open(broker: Broker<'_>) -> anyhow::Result<Self> {
+        let connection = amqp::connect_with(broker, lapin::ConnectionProperties::default())
             .await
             .context("connecting to RabbitMQ")?;
         let channel = connection.create_channel().await?;
@@ -389,8 +390,8 @@ fn confirm_purge() -> anyhow::Result<bool> {
 /// How many messages one command may hold at once.
 const HOLD_LIMIT: usize = 100_000;
 
-pub async fn run(amqp_url: &str, action: Action, out: &mut impl Write) -> anyhow::Result<()> {
-    let dlq = DeadLetterQueue::open(amqp_url).await?;
+pub async fn run(broker: Broker<'_>, action: Action, out: &mut impl Write) -> anyhow::Result<()> {
+    let dlq = DeadLetterQueue::open(broker).await?;
     let result = execute(&dlq, action, out).await;
     dlq.close().await?;
     result

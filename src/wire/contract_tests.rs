@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::domain::testkit::{Scenario, order, product, time};
-use crate::wire::envelope::{self, Meta, Outcome};
+use crate::wire::envelope::{self, MalformedKind, Meta, Outcome};
 use crate::wire::events::Event;
 use crate::wire::outcomes::OutcomeData;
-use crate::wire::values::EventId;
+use crate::wire::values::{EventId, MAX_ID_BYTES};
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -278,7 +278,7 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, ERROR_HEADER, FIRST_DEATH_QUEUE_HEADER,
         ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_COUNT_HEADER,
     };
-    use crate::wire::envelope::MalformedKind;
+
     let dead_letters = messages_of(&doc, DEAD_LETTER_QUEUE);
     assert_eq!(dead_letters.len(), 1);
     let message = dead_letters.values().next().copied().unwrap_or(&Value::Null);
@@ -298,15 +298,7 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
             "header {header} is not documented"
         );
     }
-    let mut reasons: BTreeSet<String> = [
-        MalformedKind::InvalidJson,
-        MalformedKind::NotACloudEvent,
-        MalformedKind::UnknownType,
-        MalformedKind::SchemaViolation,
-    ]
-    .iter()
-    .map(|k| k.code().to_owned())
-    .collect();
+    let mut reasons: BTreeSet<String> = MalformedKind::ALL.iter().map(|k| k.code().to_owned()).collect();
     reasons.insert("apply_failed".into());
     let documented: BTreeSet<String> = headers["properties"][ERROR_HEADER]["enum"]
         .as_array()
@@ -314,6 +306,48 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         .unwrap_or_default();
     assert_eq!(documented, reasons);
     assert_eq!(headers["properties"][FIRST_DEATH_QUEUE_HEADER]["const"], WORK_QUEUE);
+}
+
+/// The limits the document and the README state are the parser's.
+#[test]
+fn the_documented_input_limits_are_the_parsers() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Id"]["maxLength"], MAX_ID_BYTES);
+    assert_eq!(
+        schemas["InboundCloudEvent"]["properties"]["id"]["maxLength"],
+        MAX_ID_BYTES
+    );
+    let nul_free = json!({"$ref": "#/components/schemas/NulFree"});
+    assert!(
+        schemas["InboundCloudEvent"]["allOf"]
+            .as_array()
+            .is_some_and(|all| all.contains(&nul_free)),
+        "every inbound message is checked for U+0000"
+    );
+    // The default body limit: in the built-in configuration, in the document.
+    use figment::providers::{Format, Toml};
+    let defaults = figment::Figment::from(Toml::file(project_root().join("config/default.toml")));
+    let max_body_bytes: Result<usize, _> = defaults.extract_inner("consumer.max_body_bytes");
+    assert_eq!(max_body_bytes.ok(), Some(1_048_576));
+    let description = doc["info"]["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("`consumer.max_body_bytes` (default 1 MiB)"),
+        "{description}"
+    );
+    // README's reason-code table names every dead-letter reason.
+    let readme = String::from_utf8_lossy(&read(&project_root().join("README.md"))).into_owned();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| dead letter |"))
+        .unwrap_or_else(|| panic!("README has no dead-letter row in its reason codes"));
+    for kind in MalformedKind::ALL {
+        assert!(
+            row.contains(&format!("`{}`", kind.code())),
+            "README's dead-letter row lacks {}",
+            kind.code()
+        );
+    }
 }
 
 #[test]
@@ -417,9 +451,15 @@ fn malformed_fixtures_are_rejected_by_the_document_and_by_the_parser_for_the_rea
     let contract = Contract::load();
     let fixtures = malformed_fixtures();
     let reasons: BTreeSet<String> = fixtures.iter().map(|(r, _, _)| r.clone()).collect();
+    // `too_large` depends on a setting, not on the body: tested beside `parse_limited`.
+    let parser_reasons: Vec<&str> = MalformedKind::ALL
+        .iter()
+        .filter(|k| **k != MalformedKind::TooLarge)
+        .map(|k| k.code())
+        .collect();
     assert_eq!(
         reasons,
-        set(&["invalid_json", "not_a_cloudevent", "schema_violation", "unknown_type"]),
+        set(&parser_reasons),
         "a fixture for every reason the parser gives"
     );
     for (reason, what, path) in fixtures {
@@ -558,6 +598,10 @@ fn the_document_and_the_parser_agree_on_variants_of_every_field() {
         json!("2026-10-01T10:00:00+02:00"),
         json!({}),
         json!([]),
+        // Limits: ids are at most 256 bytes; no string holds U+0000.
+        json!("x".repeat(MAX_ID_BYTES)),
+        json!("x".repeat(MAX_ID_BYTES + 1)),
+        json!("a\u{0}b"),
     ];
     let mut disagreements = Vec::new();
     let mut variants = 0;

@@ -7,7 +7,39 @@ use std::fmt;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// Declares a string id newtype: non-empty on the wire, ordered, hashable.
+/// The longest id, in bytes of UTF-8 (contract §3). Ids are index keys in
+/// PostgreSQL, whose btree entries cannot exceed about 2.7 kB; the contract's
+/// bound leaves room for keys made of two ids.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Why a string is not an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("ids are non-empty strings")]
+    Empty,
+    #[error("ids are at most {MAX_ID_BYTES} bytes, this one has {0}")]
+    TooLong(usize),
+    /// PostgreSQL `text` cannot hold U+0000.
+    #[error("ids may not contain U+0000")]
+    Nul,
+}
+
+/// Checks the id rules of the contract: non-empty, at most
+/// [`MAX_ID_BYTES`], no U+0000.
+pub fn check_id(value: &str) -> Result<(), IdError> {
+    if value.is_empty() {
+        Err(IdError::Empty)
+    } else if value.len() > MAX_ID_BYTES {
+        Err(IdError::TooLong(value.len()))
+    } else if value.contains('\0') {
+        Err(IdError::Nul)
+    } else {
+        Ok(())
+    }
+}
+
+/// Declares a string id newtype: on the wire non-empty, at most
+/// [`MAX_ID_BYTES`], without U+0000; ordered, hashable.
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
@@ -22,13 +54,10 @@ macro_rules! id_type {
         }
 
         impl TryFrom<String> for $name {
-            type Error = &'static str;
+            type Error = IdError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                if value.is_empty() {
-                    Err("ids are non-empty strings")
-                } else {
-                    Ok(Self(value))
-                }
+                check_id(&value)?;
+                Ok(Self(value))
             }
         }
 
@@ -381,6 +410,19 @@ mod tests {
         assert!(serde_json::from_str::<OrderId>("\"\"").is_err());
         assert!(serde_json::from_str::<OrderId>("\"o-1\"").is_ok());
         assert!(serde_json::from_str::<OrderId>("7").is_err());
+    }
+
+    #[test]
+    fn ids_are_at_most_256_bytes_without_nul() {
+        let id = |text: &str| serde_json::from_str::<OrderId>(&serde_json::json!(text).to_string());
+        assert!(id(&"x".repeat(256)).is_ok());
+        let too_long = id(&"x".repeat(257)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(too_long.contains("at most 256 bytes, this one has 257"), "{too_long}");
+        // Bytes, not characters: 128 × "é" (2 bytes each) is 256 bytes, 129 is 258.
+        assert!(id(&"é".repeat(128)).is_ok());
+        assert!(id(&"é".repeat(129)).is_err());
+        assert!(serde_json::from_str::<OrderId>("\"o\\u0000\"").is_err());
+        assert_eq!(check_id("a\0b"), Err(IdError::Nul));
     }
 
     #[test]

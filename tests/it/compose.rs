@@ -77,6 +77,49 @@ fn url(raw: &str) -> Url {
     }
 }
 
+/// The Dockerfile's instructions, one string each: comments dropped,
+/// continued lines (`\` at the end) joined.
+fn instructions(dockerfile: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines().map(str::trim) {
+        if line.starts_with('#') || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => {
+                current.push_str(head.trim_end());
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                out.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// `KEY=value` pairs of the ENV instructions of some instructions.
+fn env_of(instructions: &[String]) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for rest in instructions.iter().filter_map(|i| i.strip_prefix("ENV ")) {
+        if rest.contains('=') {
+            for pair in rest.split_whitespace() {
+                if let Some((k, v)) = pair.split_once('=') {
+                    env.insert(k.to_owned(), v.trim_matches('"').to_owned());
+                }
+            }
+        } else if let Some((k, v)) = rest.split_once(' ') {
+            env.insert(k.to_owned(), v.trim().trim_matches('"').to_owned());
+        }
+    }
+    env
+}
+
 fn port_of(addr: &str) -> u16 {
     addr.rsplit_once(':')
         .and_then(|(_, port)| port.parse().ok())
@@ -323,11 +366,8 @@ fn the_dockerfile_builds_and_runs_the_collab_worker_binary() {
     assert_eq!(package.as_deref(), Some("collab-worker"));
     assert!(!manifest.contains("[[bin]]"), "the binary is named after the package");
 
-    let instructions: Vec<&str> = dockerfile
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let instructions = instructions(&dockerfile);
+    let instructions: Vec<&str> = instructions.iter().map(String::as_str).collect();
     let build = instructions
         .iter()
         .find(|l| l.starts_with("RUN ") && l.contains("cargo build"))
@@ -396,6 +436,130 @@ fn the_dockerfile_builds_and_runs_the_collab_worker_binary() {
         assert!(
             version(&image) >= version(&required),
             "rust:{image} is older than rust-version {required}"
+        );
+    }
+}
+
+/// The image is production-shaped: the runtime stage runs as a non-root
+/// user, has a health check on the worker's port, listens on every
+/// interface; dependencies are built in a layer of their own, before the
+/// sources are copied; the build context leaves out `target/` and `.git`.
+/// (No Docker engine here: the files are read, not built.)
+#[test]
+fn the_image_runs_unprivileged_with_a_health_check_and_caches_its_dependencies() {
+    let (_, dockerfile) = project_file("Dockerfile");
+    let all = instructions(&dockerfile);
+    let stages: Vec<&[String]> = {
+        let starts: Vec<usize> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.starts_with("FROM "))
+            .map(|(n, _)| n)
+            .collect();
+        starts
+            .iter()
+            .enumerate()
+            .map(|(k, &from)| &all[from..starts.get(k + 1).copied().unwrap_or(all.len())])
+            .collect()
+    };
+    assert!(stages.len() >= 2, "a build stage and a runtime stage: {all:?}");
+    let runtime = stages[stages.len() - 1];
+    let build = stages[0];
+
+    // Not root: the last USER of the runtime stage names another user.
+    let user = runtime
+        .iter()
+        .rev()
+        .find_map(|i| i.strip_prefix("USER "))
+        .unwrap_or_else(|| panic!("the runtime stage has no USER: it runs as root"));
+    let name = user.split(':').next().unwrap_or_default().trim();
+    assert!(!["root", "0", ""].contains(&name), "USER {user} is root");
+
+    // Listening beyond the container's loopback, on the README's port.
+    let env = env_of(runtime);
+    let http_addr = env.get("HTTP_ADDR").map(String::as_str);
+    assert_eq!(http_addr, Some("0.0.0.0:9464"), "ENV HTTP_ADDR of the image: {env:?}");
+    assert!(runtime.iter().any(|i| i == "EXPOSE 9464"), "EXPOSE 9464");
+
+    // A health check that probes the worker.
+    let healthcheck = runtime
+        .iter()
+        .find(|i| i.starts_with("HEALTHCHECK "))
+        .unwrap_or_else(|| panic!("the runtime stage has no HEALTHCHECK"));
+    assert!(!healthcheck.contains("NONE"), "{healthcheck}");
+    assert!(
+        healthcheck.contains("CMD") && (healthcheck.contains(":9464/healthz") || healthcheck.contains(":9464/readyz")),
+        "{healthcheck}"
+    );
+    let probe = healthcheck.split("CMD").nth(1).unwrap_or_default();
+    let tool = probe
+        .trim()
+        .trim_start_matches('[')
+        .split([',', ' '])
+        .next()
+        .unwrap_or_default()
+        .trim_matches('"');
+    assert!(
+        runtime.iter().any(|i| i.starts_with("RUN ") && i.contains(tool)),
+        "the health check's {tool} is not installed in the runtime stage"
+    );
+
+    // Dependencies in their own layer: a cargo build (or cargo chef cook)
+    // before the sources come in, and the real build after.
+    let position = |pred: &dyn Fn(&str) -> bool| build.iter().position(|i| pred(i));
+    let builds_dependencies =
+        |i: &str| i.starts_with("RUN ") && (i.contains("cargo build") || i.contains("cargo chef cook"));
+    let copies_sources =
+        |i: &str| i.starts_with("COPY ") && i.split_whitespace().any(|w| w == "src" || w == "src/" || w == ".");
+    let dependencies = position(&builds_dependencies).unwrap_or_else(|| panic!("no cargo build in {build:?}"));
+    let sources = position(&copies_sources).unwrap_or_else(|| panic!("no COPY of src in {build:?}"));
+    assert!(
+        dependencies < sources,
+        "dependencies are built only after the sources are copied: every source change rebuilds them"
+    );
+    assert!(
+        build[sources..]
+            .iter()
+            .any(|i| i.starts_with("RUN ") && i.contains("cargo build")),
+        "the crate itself is built after its sources are copied"
+    );
+
+    // The build context: no target/ (over a gigabyte), no .git; everything
+    // the Dockerfile copies is kept.
+    let (_, ignore) = project_file(".dockerignore");
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let ignored = |path: &str| {
+        patterns.iter().any(|p| {
+            let p = p
+                .trim_start_matches("**/")
+                .trim_start_matches('/')
+                .trim_end_matches('/');
+            p == path
+                || path.starts_with(&format!("{p}/"))
+                || (p.starts_with("*.") && path.ends_with(&p[1..]) && !path.contains('/'))
+        })
+    };
+    for excluded in ["target", ".git"] {
+        assert!(
+            ignored(excluded),
+            ".dockerignore does not leave out {excluded}: {patterns:?}"
+        );
+    }
+    for copied in all
+        .iter()
+        .filter(|i| i.starts_with("COPY ") && !i.contains("--from="))
+        .flat_map(|i| {
+            let parts: Vec<&str> = i.split_whitespace().skip(1).collect();
+            parts[..parts.len().saturating_sub(1)].to_vec()
+        })
+    {
+        assert!(
+            !ignored(copied),
+            "the Dockerfile copies {copied}, which .dockerignore leaves out"
         );
     }
 }

@@ -33,6 +33,15 @@ pub fn amqp_server() -> String {
     std::env::var("CW_TEST_AMQP_SERVER").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".into())
 }
 
+/// The AMQP port of the test broker.
+pub fn amqp_port() -> u16 {
+    amqp_server()
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim_end_matches('/').parse().ok())
+        .unwrap_or(5672)
+}
+
 /// `rabbitmqctl` for the test broker's node.
 pub fn rabbitmqctl_command() -> std::process::Command {
     let mut command = std::process::Command::new("rabbitmqctl");
