@@ -89,8 +89,7 @@ struct Session {
 
 async fn open_session(settings: &Settings) -> Result<Session, lapin::Error> {
     let connection = amqp::connect(&settings.amqp_url, "collab-worker").await?;
-    let setup = connection.create_channel().await?;
-    topology::declare(&setup, settings.consumer.delivery_limit).await?;
+    topology::declare(&connection, settings.consumer.delivery_limit).await?;
     let relay = connection.create_channel().await?;
     relay.confirm_select(ConfirmSelectOptions::default()).await?;
     let dead_letters = connection.create_channel().await?;
