@@ -72,7 +72,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "collab_outcomes_unroutable_total",
         "Outcomes the broker had no queue for, by type."
     );
-    describe_counter!("collab_dlq_replayed_total", "Dead letters replayed by an operator.");
+    describe_counter!(
+        "collab_dlq_replayed_total",
+        "Dead letters an operator put back (action: replay, edit), by reason; counted by the worker receiving them."
+    );
     describe_counter!(
         "collab_high_risk_participations_total",
         "Accepted participations of creators with high fake-order risk, by seller."

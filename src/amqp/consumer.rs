@@ -69,6 +69,9 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
     while let Some(item) = consumer.next().await {
         let item = match item {
             Ok(delivery) => {
+                if let Some(replay) = super::dead_letter::OperatorReplay::of(&delivery) {
+                    replay.emit();
+                }
                 let parsed = envelope::parse(&delivery.data);
                 Incoming::Delivery(Box::new((delivery, parsed)))
             }
