@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::dlq::{Action, Filter, Selection};
+use crate::ops::dlq::{Action, Filter, Selection, operator};
 
 #[derive(Debug, Parser)]
 #[command(name = "collab-worker", version, about = "Back office of creator collaborations")]
@@ -57,6 +57,10 @@ pub enum DlqCommand {
         /// At most this many replays per second.
         #[arg(long, default_value_t = 50.0)]
         rate: f64,
+        /// Who replays (recorded in the message and the worker's log);
+        /// default: the login name.
+        #[arg(long, env = "COLLAB_OPERATOR")]
+        by: Option<String>,
     },
     /// Write dead letters as NDJSON (they stay in the DLQ).
     Export {
@@ -87,16 +91,20 @@ impl DlqCommand {
                 filter,
                 dry_run,
                 rate,
+                by,
             } => {
                 let selection = match (id, all) {
                     (Some(id), _) => Selection::Id(id),
                     (None, true) => Selection::Filter(filter),
-                    (None, false) => return Err("name a dead letter id, or --all (with filters to narrow it)".into()),
+                    (None, false) => {
+                        return Err("name a dead letter id, or --all (with filters to narrow it)".into());
+                    }
                 };
                 Action::Replay {
                     selection,
                     dry_run,
                     rate,
+                    by: operator(by),
                 }
             }
             DlqCommand::Export { filter, out } => Action::Export { filter, out },
