@@ -39,6 +39,15 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Failure groups: dead letters with the same reason, type and detail
+    /// (values stripped), with counts and first/last seen.
+    Groups {
+        #[command(flatten)]
+        filter: Filter,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one dead letter: its headers and body.
     Show { id: String },
     /// Republish dead letters to their original exchange and routing key
@@ -46,7 +55,8 @@ pub enum DlqCommand {
     Replay {
         /// The event id of one dead letter.
         id: Option<String>,
-        /// Every dead letter matching the filter (all of them without one).
+        /// Every dead letter matching the filter (all of them without one);
+        /// `--group G` alone selects a failure group.
         #[arg(long, conflicts_with = "id")]
         all: bool,
         #[command(flatten)]
@@ -84,6 +94,7 @@ impl DlqCommand {
     pub fn into_action(self) -> Result<Action, String> {
         Ok(match self {
             DlqCommand::List { filter, limit, json } => Action::List { filter, limit, json },
+            DlqCommand::Groups { filter, json } => Action::Groups { filter, json },
             DlqCommand::Show { id } => Action::Show { id },
             DlqCommand::Replay {
                 id,
@@ -93,11 +104,11 @@ impl DlqCommand {
                 rate,
                 by,
             } => {
-                let selection = match (id, all) {
+                let selection = match (id, all || filter.group.is_some()) {
                     (Some(id), _) => Selection::Id(id),
                     (None, true) => Selection::Filter(filter),
                     (None, false) => {
-                        return Err("name a dead letter id, or --all (with filters to narrow it)".into());
+                        return Err("name a dead letter id, a --group, or --all (with filters to narrow it)".into());
                     }
                 };
                 Action::Replay {

@@ -10,6 +10,7 @@
 //! when it arrives. If it fails again, the worker dead-letters it again with
 //! its history; nothing replays automatically, so nothing loops.
 
+mod groups;
 pub mod headers;
 mod queue;
 
@@ -45,6 +46,9 @@ pub struct Filter {
     /// Only this event type.
     #[arg(long = "type")]
     pub event_type: Option<String>,
+    /// Only this failure group (see `dlq groups`).
+    #[arg(long)]
+    pub group: Option<String>,
     /// Only messages dead-lettered at or after this RFC 3339 time.
     #[arg(long)]
     pub since: Option<DateTime<Utc>>,
@@ -61,6 +65,8 @@ pub struct Summary {
     pub event_type: String,
     pub reason: String,
     pub detail: String,
+    /// Its failure group: same reason, type and detail but for values.
+    pub group: String,
     pub first_death_queue: String,
     pub count: i64,
     pub dead_lettered_at: Option<DateTime<Utc>>,
@@ -73,6 +79,7 @@ impl Filter {
         self.queue.as_ref().is_none_or(|q| *q == s.first_death_queue)
             && self.reason.as_ref().is_none_or(|r| *r == s.reason)
             && self.event_type.as_ref().is_none_or(|t| *t == s.event_type)
+            && self.group.as_ref().is_none_or(|g| *g == s.group)
             && self
                 .since
                 .is_none_or(|since| s.dead_lettered_at.is_some_and(|at| at >= since))
@@ -116,6 +123,7 @@ pub fn summarize(delivery: &Delivery) -> Summary {
         id: body_text("id")
             .or_else(|| delivery.properties.message_id().as_ref().map(|m| m.to_string()))
             .unwrap_or_default(),
+        group: groups::group_id(&groups::fingerprint(&reason, &event_type, &detail)),
         event_type,
         reason,
         detail,
@@ -222,6 +230,10 @@ pub enum Action {
     List {
         filter: Filter,
         limit: usize,
+        json: bool,
+    },
+    Groups {
+        filter: Filter,
         json: bool,
     },
     Show {
@@ -335,22 +347,55 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             } else {
                 writeln!(
                     out,
-                    "{:<38} {:<28} {:<18} {:<22} {:>5}  DEAD-LETTERED AT",
-                    "ID", "TYPE", "REASON", "FIRST-DEATH QUEUE", "COUNT"
+                    "{:<38} {:<28} {:<18} {:<12} {:<22} {:>5}  DEAD-LETTERED AT",
+                    "ID", "TYPE", "REASON", "GROUP", "FIRST-DEATH QUEUE", "COUNT"
                 )?;
                 for s in &rows {
                     writeln!(
                         out,
-                        "{:<38} {:<28} {:<18} {:<22} {:>5}  {}",
+                        "{:<38} {:<28} {:<18} {:<12} {:<22} {:>5}  {}",
                         s.id,
                         s.event_type,
                         s.reason,
+                        s.group,
                         s.first_death_queue,
                         s.count,
                         time_text(s.dead_lettered_at)
                     )?;
                 }
                 writeln!(out, "{} of {seen} dead letters", rows.len())?;
+            }
+        }
+        Action::Groups { filter, json } => {
+            let (summaries, _) = matching(dlq, &filter).await?;
+            let found = groups::group(&summaries);
+            if json {
+                json_lines(out, &found)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<12} {:>6}  {:<18} {:<28} {:<20} {:<20} DETAIL",
+                    "GROUP", "COUNT", "REASON", "TYPE", "FIRST SEEN", "LAST SEEN"
+                )?;
+                for g in &found {
+                    writeln!(
+                        out,
+                        "{:<12} {:>6}  {:<18} {:<28} {:<20} {:<20} {}",
+                        g.group,
+                        g.count,
+                        g.reason,
+                        g.event_type,
+                        time_text(g.first_seen),
+                        time_text(g.last_seen),
+                        g.detail
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "{} groups, {} dead letters; replay one with `dlq replay --group GROUP`",
+                    found.len(),
+                    summaries.len()
+                )?;
             }
         }
         Action::Show { id } => {
