@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::dlq::{Action, Filter, Selection, operator};
+use crate::ops::dlq::{Action, Assignment, Filter, Selection, operator};
 
 #[derive(Debug, Parser)]
 #[command(name = "collab-worker", version, about = "Back office of creator collaborations")]
@@ -72,6 +72,24 @@ pub enum DlqCommand {
         #[arg(long, env = "COLLAB_OPERATOR")]
         by: Option<String>,
     },
+    /// Publish a corrected copy of a dead letter under a new id (header
+    /// `x-collab-edit-of` names the original), then remove the original.
+    Edit {
+        /// The event id of the dead letter.
+        id: String,
+        /// PATH=VALUE: a field of the event (`data.amount`,
+        /// `data.products[0].product_id`) and its value (JSON or text; the
+        /// reading the contract accepts). Repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUE", required = true)]
+        set: Vec<Assignment>,
+        /// Print the corrected event; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who edits (recorded in the message and the worker's log);
+        /// default: the login name.
+        #[arg(long, env = "COLLAB_OPERATOR")]
+        by: Option<String>,
+    },
     /// Write dead letters as NDJSON (they stay in the DLQ).
     Export {
         #[command(flatten)]
@@ -118,6 +136,12 @@ impl DlqCommand {
                     by: operator(by),
                 }
             }
+            DlqCommand::Edit { id, set, dry_run, by } => Action::Edit {
+                id,
+                set,
+                dry_run,
+                by: operator(by),
+            },
             DlqCommand::Export { filter, out } => Action::Export { filter, out },
             DlqCommand::Import { file } => Action::Import { file },
             DlqCommand::Purge { yes } => Action::Purge { yes },

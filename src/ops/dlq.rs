@@ -6,10 +6,12 @@
 //! raise a delivery count. A replayed message is republished to its original
 //! exchange and routing key with the same body and message id (so the
 //! worker's inbox still deduplicates it), with publisher confirms, and only
-//! then removed from the DLQ. It carries who and when, which the worker counts and logs
+//! then removed from the DLQ; an edited one goes under a new id, naming the
+//! original. Either carries who and when, which the worker counts and logs
 //! when it arrives. If it fails again, the worker dead-letters it again with
 //! its history; nothing replays automatically, so nothing loops.
 
+mod edit;
 mod groups;
 pub mod headers;
 mod queue;
@@ -26,11 +28,12 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use self::edit::Assignment;
 pub use self::queue::{DeadLetterQueue, Fate, Held, LOCK_QUEUE, Outgoing};
 use crate::amqp::dead_letter::{
-    self, DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, FIRST_DEATH_QUEUE_HEADER,
-    ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_ACTION_HEADER, REPLAY_COUNT_HEADER,
-    REPLAYED_AT_HEADER, REPLAYED_BY_HEADER, first_death, header_int, header_text,
+    self, DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, EDIT_OF_HEADER, EDITED_FIELDS_HEADER,
+    FIRST_DEATH_QUEUE_HEADER, ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_ACTION_HEADER,
+    REPLAY_COUNT_HEADER, REPLAYED_AT_HEADER, REPLAYED_BY_HEADER, first_death, header_int, header_text,
 };
 use crate::amqp::topology::{DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE};
 
@@ -245,6 +248,12 @@ pub enum Action {
         rate: f64,
         by: String,
     },
+    Edit {
+        id: String,
+        set: Vec<Assignment>,
+        dry_run: bool,
+        by: String,
+    },
     Export {
         filter: Filter,
         out: Option<std::path::PathBuf>,
@@ -325,6 +334,63 @@ fn replay_of(held: &Held, by: &str, at: &str) -> Result<Outgoing, String> {
         body: held.delivery.data.clone(),
         properties: queue::republished(&properties),
     })
+}
+
+/// A corrected copy under a new id, naming the original; `Err` says why
+/// the correction cannot be applied.
+fn edited_copy(held: &Held, set: &[Assignment], by: &str, at: &str) -> Result<(Outgoing, String), String> {
+    let s = &held.summary;
+    let body: Value = serde_json::from_slice(&held.delivery.data)
+        .map_err(|e| format!("the body is not JSON ({e}); it cannot be edited"))?;
+    if !body.is_object() {
+        return Err("the body is not a JSON object; it cannot be edited".into());
+    }
+    let accepts = |candidate: &Value| {
+        let bytes = serde_json::to_vec(candidate).map_err(|e| e.to_string())?;
+        crate::wire::envelope::parse(&bytes)
+            .map(|_| ())
+            .map_err(|m| format!("{}: {}", m.kind.code(), m.detail))
+    };
+    let mut edited = edit::apply(&body, set, accepts)
+        .map_err(|reason| format!("the corrected event would be dead-lettered again: {reason}"))?;
+    let sets_id = set.iter().any(|a| a.path == [edit::Step::Key("id".into())]);
+    if !sets_id {
+        edited["id"] = Value::String(edit::new_id(&s.id, &edited));
+    }
+    let new_id = edited["id"].as_str().unwrap_or_default().to_owned();
+    let new_type = edited["type"].as_str().unwrap_or_default().to_owned();
+    // The routing key is the event type: a corrected type moves it.
+    let routing_key = if s.original_routing_key == s.event_type && !new_type.is_empty() {
+        new_type.clone()
+    } else {
+        s.original_routing_key.clone()
+    };
+    if s.original_exchange.is_empty() && routing_key.is_empty() {
+        return Err(format!("{} has no original exchange or routing key", s.id));
+    }
+    let mut headers = replay_headers(held, "edit", by, at);
+    headers.insert(EDIT_OF_HEADER.into(), text(&s.id));
+    let fields: Vec<&str> = set.iter().map(|a| a.text.as_str()).collect();
+    headers.insert(EDITED_FIELDS_HEADER.into(), text(&fields.join(",")));
+    let mut properties = held
+        .delivery
+        .properties
+        .clone()
+        .with_headers(headers)
+        .with_message_id(new_id.as_str().into());
+    if !new_type.is_empty() {
+        properties = properties.with_type(new_type.as_str().into());
+    }
+    let body = serde_json::to_vec(&edited).map_err(|e| e.to_string())?;
+    Ok((
+        Outgoing {
+            exchange: s.original_exchange.clone(),
+            routing_key,
+            body,
+            properties: queue::republished(&properties),
+        },
+        new_id,
+    ))
 }
 
 pub async fn run(amqp_url: &str, action: Action, out: &mut impl Write) -> anyhow::Result<()> {
@@ -471,6 +537,54 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
             }
             if !refused.is_empty() {
                 bail!("not replayed (left in the DLQ): {}", refused.join("; "));
+            }
+        }
+        Action::Edit { id, set, dry_run, by } => {
+            let at = crate::wire::values::format_time(&Utc::now());
+            let mut found = 0usize;
+            let mut edits = Vec::new();
+            let mut refused = None;
+            dlq.walk(NO_PACE, |h| {
+                if h.summary.id != id {
+                    return Fate::Keep;
+                }
+                found += 1;
+                match edited_copy(h, &set, &by, &at) {
+                    Ok((copy, new_id)) => {
+                        let body: Value = serde_json::from_slice(&copy.body).unwrap_or(Value::Null);
+                        edits.push((new_id, body));
+                        if dry_run {
+                            Fate::Keep
+                        } else {
+                            Fate::Move(Box::new(copy))
+                        }
+                    }
+                    Err(why) => {
+                        refused.get_or_insert(why);
+                        Fate::Keep
+                    }
+                }
+            })
+            .await?;
+            if found == 0 {
+                bail!("no dead letter with id {id}");
+            }
+            if let Some(why) = refused {
+                bail!("{id} not edited (left in the DLQ): {why}");
+            }
+            let fields: Vec<&str> = set.iter().map(|a| a.text.as_str()).collect();
+            for (new_id, body) in &edits {
+                if dry_run {
+                    writeln!(out, "would publish {new_id}, an edit of {id}:")?;
+                    writeln!(out, "{}", serde_json::to_string_pretty(body)?)?;
+                } else {
+                    tracing::info!(event.id = %new_id, edit_of = %id, fields = %fields.join(","), edited_by = %by, edited_at = %at, "edited a dead letter");
+                    writeln!(
+                        out,
+                        "edited {id} ({}) by {by} at {at}: published {new_id}, removed {id}",
+                        fields.join(", ")
+                    )?;
+                }
             }
         }
         Action::Export { filter, out: path } => {
