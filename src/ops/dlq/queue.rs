@@ -13,7 +13,7 @@
 //! new message with no delivery count, so reading the DLQ a thousand times
 //! changes nothing but the messages' places in it; and at every moment a
 //! message is in the queue or held by the walk, which gives it back if the
-//! walk dies (docs/decisions.md §30).
+//! walk dies (docs/decisions.md, "Dead letters").
 //!
 //! Two walks at once would each miss what the other holds, so commands take
 //! a lock first: an exclusive queue, which the broker releases when the
@@ -22,9 +22,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use futures_util::StreamExt as _;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueuePurgeOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueuePurgeOptions,
 };
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -139,28 +141,19 @@ impl DeadLetterQueue {
         let mut walked = Walked::default();
         while walked.seen < total {
             let want = (total - walked.seen).min(CHUNK);
-            let mut chunk = Vec::with_capacity(want);
-            while chunk.len() < want {
-                let Some(message) = self
-                    .channel
-                    .basic_get(DEAD_LETTER_QUEUE.into(), BasicGetOptions { no_ack: false })
-                    .await
-                    .context("reading the dead-letter queue")?
-                else {
-                    break;
-                };
-                let summary = summarize(&message.delivery);
-                chunk.push(Held {
-                    delivery: message.delivery,
-                    summary,
-                });
-            }
+            let chunk = self.take(want, walked.seen).await?;
             if chunk.is_empty() {
                 break;
             }
-            walked.seen += chunk.len();
-            let short = chunk.len() < want;
-            let fates: Vec<Fate> = chunk.iter().map(&mut decide).collect();
+            // Past the messages that were ready at the start (only when
+            // someone else took some meanwhile) come this walk's own copies
+            // and newer dead letters: kept, not shown twice.
+            let fates: Vec<Fate> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, held)| if i < want { decide(held) } else { Fate::Keep })
+                .collect();
+            walked.seen += chunk.len().min(want);
             let mut kept = Vec::new();
             let mut moves = Vec::new();
             for (held, fate) in chunk.iter().zip(fates) {
@@ -178,11 +171,54 @@ impl DeadLetterQueue {
                 ack(held).await?;
                 walked.moved += 1;
             }
-            if short {
-                break;
-            }
         }
         Ok(walked)
+    }
+
+    /// Takes `want` messages: a consumer with a prefetch of `want`,
+    /// cancelled once they arrived (the broker sends no more than that
+    /// unacked), which streams them instead of a round trip each as
+    /// `basic.get` would (5 000 dead letters: 1.5–3 s against 11 s). Fewer
+    /// arrive only when someone else took some meanwhile: a second without
+    /// one ends the wait; what still arrives before the cancel is returned
+    /// too (so there may be more than `want`).
+    async fn take(&self, want: usize, n: usize) -> anyhow::Result<Vec<Held>> {
+        // A tag of its own per chunk: RabbitMQ 3.10 crashes the channel when
+        // a quorum queue delivers to a tag just cancelled and consumed again.
+        let tag = format!("collab-worker-dlq-{n}");
+        let prefetch = u16::try_from(want).unwrap_or(u16::MAX);
+        self.channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+        let mut consumer = self
+            .channel
+            .basic_consume(
+                DEAD_LETTER_QUEUE.into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("reading the dead-letter queue")?;
+        let mut deliveries = Vec::with_capacity(want);
+        while deliveries.len() < want {
+            match tokio::time::timeout(Duration::from_secs(1), consumer.next()).await {
+                Ok(Some(delivery)) => deliveries.push(delivery.context("reading the dead-letter queue")?),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.channel
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await?;
+        // What arrived before the broker saw the cancel is ours too.
+        while let Some(delivery) = consumer.next().await {
+            deliveries.push(delivery.context("reading the dead-letter queue")?);
+        }
+        Ok(deliveries
+            .into_iter()
+            .map(|delivery| Held {
+                summary: summarize(&delivery),
+                delivery,
+            })
+            .collect())
     }
 
     /// Copies to the end of the queue, all published before any confirm is
@@ -200,9 +236,9 @@ impl DeadLetterQueue {
         let confirmed = crate::amqp::publish_in_order(copies.iter().map(|c| self.publish_confirmed(c)).collect()).await;
         for (held, result) in kept.iter().zip(confirmed) {
             result.with_context(|| format!("putting {} back", held.summary.id))?;
-            ack(held).await?;
         }
-        Ok(())
+        let acked = crate::amqp::publish_in_order(kept.iter().map(|h| ack(h)).collect()).await;
+        acked.into_iter().collect()
     }
 
     /// Publishes with `mandatory` and waits for the broker's confirm.
