@@ -52,7 +52,7 @@ pub fn work_queue_arguments(delivery_limit: u32) -> FieldTable {
 /// gives quorum queues without one a limit of 20 (a DLQ has no dead-letter
 /// target, so the 21st return would delete the message); `-1`, 4.x's
 /// "unlimited", cannot be used: RabbitMQ 3.10 accepts it and drops the
-/// message at its first return (measured; docs/decisions.md §30).
+/// message at its first return (measured; docs/decisions.md, "Dead letters").
 pub const DEAD_LETTER_DELIVERY_LIMIT: i64 = i32::MAX as i64;
 
 /// Arguments of the dead-letter queue: quorum (replicated), and a delivery
