@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::ops::dlq::{Action, Filter, Selection};
+use crate::ops::dlq::{Action, Assignment, Filter, Selection, operator};
 
 #[derive(Debug, Parser)]
 #[command(name = "collab-worker", version, about = "Back office of creator collaborations")]
@@ -39,6 +39,15 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Failure groups: dead letters with the same reason, type and detail
+    /// (values stripped), with counts and first/last seen.
+    Groups {
+        #[command(flatten)]
+        filter: Filter,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one dead letter: its headers and body.
     Show { id: String },
     /// Republish dead letters to their original exchange and routing key
@@ -46,7 +55,8 @@ pub enum DlqCommand {
     Replay {
         /// The event id of one dead letter.
         id: Option<String>,
-        /// Every dead letter matching the filter (all of them without one).
+        /// Every dead letter matching the filter (all of them without one);
+        /// `--group G` alone selects a failure group.
         #[arg(long, conflicts_with = "id")]
         all: bool,
         #[command(flatten)]
@@ -57,6 +67,28 @@ pub enum DlqCommand {
         /// At most this many replays per second.
         #[arg(long, default_value_t = 50.0)]
         rate: f64,
+        /// Who replays (recorded in the message and the worker's log);
+        /// default: the login name.
+        #[arg(long, env = "COLLAB_OPERATOR")]
+        by: Option<String>,
+    },
+    /// Publish a corrected copy of a dead letter under a new id (header
+    /// `x-collab-edit-of` names the original), then remove the original.
+    Edit {
+        /// The event id of the dead letter.
+        id: String,
+        /// PATH=VALUE: a field of the event (`data.amount`,
+        /// `data.products[0].product_id`) and its value (JSON or text; the
+        /// reading the contract accepts). Repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUE", required = true)]
+        set: Vec<Assignment>,
+        /// Print the corrected event; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Who edits (recorded in the message and the worker's log);
+        /// default: the login name.
+        #[arg(long, env = "COLLAB_OPERATOR")]
+        by: Option<String>,
     },
     /// Write dead letters as NDJSON (they stay in the DLQ).
     Export {
@@ -80,6 +112,7 @@ impl DlqCommand {
     pub fn into_action(self) -> Result<Action, String> {
         Ok(match self {
             DlqCommand::List { filter, limit, json } => Action::List { filter, limit, json },
+            DlqCommand::Groups { filter, json } => Action::Groups { filter, json },
             DlqCommand::Show { id } => Action::Show { id },
             DlqCommand::Replay {
                 id,
@@ -87,18 +120,28 @@ impl DlqCommand {
                 filter,
                 dry_run,
                 rate,
+                by,
             } => {
-                let selection = match (id, all) {
+                let selection = match (id, all || filter.group.is_some()) {
                     (Some(id), _) => Selection::Id(id),
                     (None, true) => Selection::Filter(filter),
-                    (None, false) => return Err("name a dead letter id, or --all (with filters to narrow it)".into()),
+                    (None, false) => {
+                        return Err("name a dead letter id, a --group, or --all (with filters to narrow it)".into());
+                    }
                 };
                 Action::Replay {
                     selection,
                     dry_run,
                     rate,
+                    by: operator(by),
                 }
             }
+            DlqCommand::Edit { id, set, dry_run, by } => Action::Edit {
+                id,
+                set,
+                dry_run,
+                by: operator(by),
+            },
             DlqCommand::Export { filter, out } => Action::Export { filter, out },
             DlqCommand::Import { file } => Action::Import { file },
             DlqCommand::Purge { yes } => Action::Purge { yes },

@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::amqp::consumer::APPLY_FAILED;
+use crate::amqp::dead_letter::{DELIVERY_LIMIT_REASON, REPLAY_ACTIONS};
 use crate::config::{LogFormat, Settings, redact_url};
 use crate::wire::envelope::MalformedKind;
 use crate::wire::events::Event;
@@ -140,7 +141,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
     );
     describe_counter!(
         "collab_dlq_replayed_total",
-        "Dead letters replayed by an operator, by reason."
+        "Dead letters an operator put back (action: replay, edit), by reason; counted by the worker receiving them."
     );
     describe_counter!(
         "collab_high_risk_participations_total",
@@ -176,7 +177,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
 }
 
 /// Every reason the worker dead-letters a message for.
-fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
+pub fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
     MalformedKind::ALL.iter().map(|k| k.code()).chain([APPLY_FAILED])
 }
 
@@ -201,10 +202,12 @@ fn register_at_zero() {
     for cause in RetryCause::ALL {
         counter!("collab_apply_retries_total", "cause" => cause.label()).increment(0);
     }
-    // By reason, as `collab-worker dlq replay` counts them; RabbitMQ's own
-    // dead letters have `delivery_limit`.
-    for reason in dead_letter_reasons().chain(["delivery_limit"]) {
-        counter!("collab_dlq_replayed_total", "reason" => reason).increment(0);
+    // By action and reason, as the worker counts replays and edits when
+    // they arrive; RabbitMQ's own dead letters have `delivery_limit`.
+    for action in REPLAY_ACTIONS {
+        for reason in dead_letter_reasons().chain([DELIVERY_LIMIT_REASON]) {
+            counter!("collab_dlq_replayed_total", "action" => action, "reason" => reason).increment(0);
+        }
     }
     counter!("collab_high_risk_participations_total").increment(0);
     counter!("collab_broker_reconnects_total").increment(0);

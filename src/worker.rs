@@ -26,6 +26,9 @@ use crate::pipeline::Pipeline;
 use crate::telemetry::{BrokerSessionLost, InternalEvent};
 use crate::{store, telemetry};
 
+/// Closing a connection waits this long for the broker's answer at most.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Resolves when SIGTERM or SIGINT arrives.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -190,8 +193,10 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
                 readiness.abort();
                 watch.abort();
                 health.consuming.store(false, Ordering::SeqCst);
-                if let Err(error) = session.connection.close(200, "shutdown".into()).await {
-                    tracing::warn!(%error, "closing the broker connection");
+                match tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "shutdown".into())).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "closing the broker connection"),
+                    Err(_) => tracing::warn!("the broker did not confirm closing the connection"),
                 }
                 break;
             }
@@ -205,7 +210,8 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
                 // Closing what is left of the connection returns its unacked
                 // deliveries to the queue now rather than at a timeout.
                 if session.connection.status().connected() {
-                    let _closed = session.connection.close(320, "session lost; reconnecting".into()).await;
+                    let closing = session.connection.close(320, "session lost; reconnecting".into());
+                    let _closed = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
                 }
             }
         }

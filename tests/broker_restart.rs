@@ -245,9 +245,10 @@ async fn ten_node_restarts_while_a_backlog_drains_resume_every_time_and_lose_not
     while env.outcomes.distinct_count() < published {
         assert!(
             Instant::now() < deadline,
-            "{} of {published} outcomes published; {} waiting in the outbox",
+            "{} of {published} outcomes published; {} waiting in the outbox; spy queue (ready, consumers): {:?}",
             env.outcomes.distinct_count(),
-            env.scalar_i64("SELECT count(*) FROM outbox_unpublished").await
+            env.scalar_i64("SELECT count(*) FROM outbox_unpublished").await,
+            env.queue_state(SPY_QUEUE).await
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -91,6 +91,9 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
     while let Some(item) = consumer.next().await {
         let item = match item {
             Ok(delivery) => {
+                if let Some(replay) = super::dead_letter::OperatorReplay::of(&delivery) {
+                    replay.emit();
+                }
                 let parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
                 Incoming::Delivery(Box::new((delivery, parsed)))
             }
@@ -231,7 +234,13 @@ impl Consumer {
         }
         if let Some(last) = deliveries.last() {
             // Everything up to the last delivery is settled: one ack for all.
-            match last.acker.ack(BasicAckOptions { multiple: true }).await {
+            // An ack on a connection the broker dropped may never complete:
+            // the loss of the session ends the wait.
+            let acked = tokio::select! {
+                acked = last.acker.ack(BasicAckOptions { multiple: true }) => acked,
+                _ = interrupt.fired() => Ok(false),
+            };
+            match acked {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!("ack not sent (channel closed); the broker will redeliver, the inbox dedups")
@@ -250,7 +259,11 @@ impl Consumer {
     async fn dead_letter(&self, delivery: &Delivery, reason: &str, detail: &str, interrupt: &mut Interrupt) -> bool {
         let mut backoff = retry_schedule().build();
         loop {
-            let failure = match self.dead_letters.publish(delivery, reason, detail).await {
+            let published = tokio::select! {
+                published = self.dead_letters.publish(delivery, reason, detail) => published,
+                _ = interrupt.fired() => return false,
+            };
+            let failure = match published {
                 Ok(()) => return true,
                 // A closed channel ends the session: the watch reports it
                 // and the wait below is interrupted.

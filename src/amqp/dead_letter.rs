@@ -23,6 +23,20 @@ pub const DEATH_COUNT_HEADER: &str = "x-collab-death-count";
 pub const REPLAY_COUNT_HEADER: &str = "x-collab-replay-count";
 /// Every death so far: reason, detail, time — the message's history.
 pub const HISTORY_HEADER: &str = "x-collab-history";
+/// On a message an operator put back in the work queue: `replay` (as it
+/// was) or `edit` (a corrected copy), who (`x-collab-replayed-by`) and when
+/// (`x-collab-replayed-at`). The worker counts and logs it when it arrives.
+pub const REPLAY_ACTION_HEADER: &str = "x-collab-replay-action";
+pub const REPLAYED_BY_HEADER: &str = "x-collab-replayed-by";
+pub const REPLAYED_AT_HEADER: &str = "x-collab-replayed-at";
+/// On an edited copy: the event id of the dead letter it corrects, and the
+/// fields the operator set.
+pub const EDIT_OF_HEADER: &str = "x-collab-edit-of";
+pub const EDITED_FIELDS_HEADER: &str = "x-collab-edited-fields";
+/// Written by quorum queues on delivery (how often the message was
+/// returned); it belongs to the delivery, not the message, so it is never
+/// republished.
+pub const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
@@ -44,6 +58,23 @@ pub fn header_text(headers: &FieldTable, name: &str) -> Option<String> {
         AMQPValue::ShortString(s) => Some(s.to_string()),
         _ => None,
     }
+}
+
+/// The first `x-death` entry, written when RabbitMQ dead-lettered the
+/// message itself (e.g. after `x-delivery-limit` redeliveries).
+pub fn first_death(headers: &FieldTable) -> Option<&FieldTable> {
+    match headers.inner().get("x-death")? {
+        AMQPValue::FieldArray(deaths) => deaths.as_slice().iter().find_map(|d| match d {
+            AMQPValue::FieldTable(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Why a message was dead-lettered: the worker's reason, else the broker's.
+pub fn reason(headers: &FieldTable) -> Option<String> {
+    header_text(headers, ERROR_HEADER).or_else(|| first_death(headers).and_then(|d| header_text(d, "reason")))
 }
 
 pub fn header_int(headers: &FieldTable, name: &str) -> Option<i64> {
@@ -88,6 +119,69 @@ pub fn dead_letter_properties(delivery: &Delivery, reason: &str, detail: &str) -
     headers.insert(DEAD_LETTERED_AT_HEADER.into(), text(&now));
     headers.insert(DEATH_COUNT_HEADER.into(), AMQPValue::LongLongInt(deaths));
     delivery.properties.clone().with_headers(headers).with_delivery_mode(2)
+}
+
+/// What an operator can do to a dead letter that puts it back.
+pub const REPLAY_ACTIONS: [&str; 2] = ["replay", "edit"];
+/// The reason of a message RabbitMQ dead-lettered itself (`x-death`).
+pub const DELIVERY_LIMIT_REASON: &str = "delivery_limit";
+
+/// An operator's replay or edit arriving in the work queue: counted and
+/// logged by the long-running worker, where metrics are scraped and logs
+/// collected (the `dlq` command itself lives for a second).
+pub struct OperatorReplay<'a> {
+    /// `replay`, `edit`, or `other`: a label, so only known values.
+    pub action: &'static str,
+    /// A dead-letter reason the worker knows, or `other` (a label too:
+    /// headers are whatever arrived, and must not grow the series).
+    pub reason: &'static str,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub edit_of: Option<String>,
+    pub event_id: Option<&'a str>,
+}
+
+impl<'a> OperatorReplay<'a> {
+    /// `None` for anything else, and for a redelivery of a replay (counted
+    /// when it first arrived).
+    pub fn of(delivery: &'a Delivery) -> Option<Self> {
+        if delivery.redelivered {
+            return None;
+        }
+        let headers = delivery.properties.headers().as_ref()?;
+        let action = header_text(headers, REPLAY_ACTION_HEADER)?;
+        let reason = reason(headers);
+        Some(Self {
+            action: REPLAY_ACTIONS
+                .iter()
+                .find(|a| **a == action)
+                .copied()
+                .unwrap_or("other"),
+            reason: crate::telemetry::dead_letter_reasons()
+                .chain([DELIVERY_LIMIT_REASON])
+                .find(|r| reason.as_deref() == Some(*r))
+                .unwrap_or("other"),
+            by: header_text(headers, REPLAYED_BY_HEADER),
+            at: header_text(headers, REPLAYED_AT_HEADER),
+            edit_of: header_text(headers, EDIT_OF_HEADER),
+            event_id: delivery.properties.message_id().as_ref().map(|m| m.as_str()),
+        })
+    }
+}
+
+impl crate::telemetry::InternalEvent for OperatorReplay<'_> {
+    fn emit(self) {
+        tracing::info!(
+            event.id = self.event_id.unwrap_or("?"),
+            action = %self.action,
+            reason = %self.reason,
+            replayed_by = self.by.as_deref().unwrap_or("?"),
+            replayed_at = self.at.as_deref().unwrap_or("?"),
+            edit_of = self.edit_of.as_deref(),
+            "received a dead letter an operator replayed"
+        );
+        metrics::counter!("collab_dlq_replayed_total", "action" => self.action, "reason" => self.reason).increment(1);
+    }
 }
 
 impl DeadLetters {

@@ -94,7 +94,11 @@ impl Relay {
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            match self.round().await {
+            let Ok(round) = tokio::time::timeout_at(deadline.into(), self.round()).await else {
+                tracing::warn!("outbox flush at shutdown timed out; the next worker publishes the rest");
+                break;
+            };
+            match round {
                 Ok(Round::Published(0)) => break,
                 Ok(_) => {}
                 Err(error) => {
@@ -118,7 +122,14 @@ impl Relay {
         let mut backoff = crate::amqp::consumer::retry_schedule().build();
         let mut busy_rounds = 0;
         while !*stop.borrow() {
-            match self.round().await {
+            // A publish or confirm on a connection the broker dropped may
+            // never complete: stopping abandons the round (its transaction
+            // rolls back, the cursor stays, the next relay publishes again).
+            let round = tokio::select! {
+                round = self.round() => round,
+                _ = stop.wait_for(|stop| *stop) => return,
+            };
+            match round {
                 Ok(Round::Published(n)) if n as i64 >= self.settings.batch_size => {}
                 Ok(Round::Published(_)) => break,
                 // Let the other relay finish its round, then look again for

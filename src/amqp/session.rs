@@ -130,8 +130,8 @@ impl Session {
 
     async fn try_open(settings: &Settings) -> Result<Session, lapin::Error> {
         let connection = connect(settings).await?;
-        let setup = connection.create_channel().await?;
-        topology::declare(&setup, settings.consumer.delivery_limit).await?;
+        topology::declare(&connection, settings.consumer.delivery_limit).await?;
+        let probe = connection.create_channel().await?;
         let relay = connection.create_channel().await?;
         relay.confirm_select(ConfirmSelectOptions::default()).await?;
         let dead_letters = connection.create_channel().await?;
@@ -143,8 +143,7 @@ impl Session {
             consume,
             relay,
             dead_letters,
-            // The set-up channel stays open to probe the queue.
-            probe: setup,
+            probe,
             lost,
         })
     }

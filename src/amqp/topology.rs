@@ -5,14 +5,16 @@
 //!                                                │  malformed: the worker republishes it with
 //!                                                │  x-collab-error; poison: x-delivery-limit
 //!                                                ▼
-//!                                  collab.events.dlx (fanout) ──► collab.events.dlq (quorum)
+//!                                  collab.events.dlx (fanout) ──► collab.events.dlq (quorum,
+//!                                                                   x-delivery-limit 2^31−1)
 //!
 //!  worker relay ──► collab.outcomes (topic, routing key = outcome type) ──► payouts, notifications…
 //! ```
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
 
 /// Inbound events; routing key = event type.
 pub const EVENTS_EXCHANGE: &str = "collab.events";
@@ -45,7 +47,87 @@ pub fn work_queue_arguments(delivery_limit: u32) -> FieldTable {
     args
 }
 
-pub async fn declare(channel: &Channel, delivery_limit: u32) -> Result<(), lapin::Error> {
+/// The dead-letter queue's `x-delivery-limit`: the largest 32-bit signed
+/// value, so that no number of returns ever drops a dead letter. RabbitMQ 4.x
+/// gives quorum queues without one a limit of 20 (a DLQ has no dead-letter
+/// target, so the 21st return would delete the message); `-1`, 4.x's
+/// "unlimited", cannot be used: RabbitMQ 3.10 accepts it and drops the
+/// message at its first return (measured; docs/decisions.md, "Dead letters").
+pub const DEAD_LETTER_DELIVERY_LIMIT: i64 = i32::MAX as i64;
+
+/// Arguments of the dead-letter queue: quorum (replicated), and a delivery
+/// limit that never applies.
+pub fn dead_letter_queue_arguments() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), text("quorum"));
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(DEAD_LETTER_DELIVERY_LIMIT),
+    );
+    args
+}
+
+/// The policy that gives a dead-letter queue declared before it had
+/// `x-delivery-limit` the same protection (queue arguments cannot change).
+pub const DEAD_LETTER_POLICY_HINT: &str = "rabbitmqctl set_policy -p <vhost> --apply-to queues --priority 10 \
+     collab-dlq '^collab\\.events\\.dlq$' '{\"delivery-limit\":2147483647}'";
+
+/// The queue as it is (its depth), without changing it; fails if it does
+/// not exist.
+pub async fn declare_passive(channel: &Channel, queue: &str) -> Result<lapin::Queue, lapin::Error> {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
+
+fn is_precondition_failed(error: &lapin::Error) -> bool {
+    matches!(error.kind(), ErrorKind::ProtocolError(e)
+        if matches!(e.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)))
+}
+
+/// Declares the dead-letter queue. One declared by an older version (without
+/// `x-delivery-limit`) cannot be redeclared with it: the broker refuses the
+/// declaration and closes the channel. It is then used as it is, with a
+/// warning naming the policy that protects it; the `dlq` commands never
+/// return messages to it, so they are safe either way. Returns a usable
+/// channel (a new one if the broker closed `channel`).
+async fn declare_dead_letter_queue(connection: &Connection, channel: Channel) -> Result<Channel, lapin::Error> {
+    match channel
+        .queue_declare(
+            DEAD_LETTER_QUEUE.into(),
+            QueueDeclareOptions::durable(),
+            dead_letter_queue_arguments(),
+        )
+        .await
+    {
+        Ok(_) => Ok(channel),
+        Err(error) if is_precondition_failed(&error) => {
+            let channel = connection.create_channel().await?;
+            declare_passive(&channel, DEAD_LETTER_QUEUE).await?;
+            tracing::warn!(
+                queue = DEAD_LETTER_QUEUE,
+                %error,
+                policy = DEAD_LETTER_POLICY_HINT,
+                "the dead-letter queue exists with other arguments (declared by an older version); using it as it is. \
+                 On RabbitMQ 4.x a quorum queue without x-delivery-limit drops a message returned 20 times: \
+                 apply the policy"
+            );
+            Ok(channel)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Declares the exchanges, queues and bindings on a channel of its own.
+pub async fn declare(connection: &Connection, delivery_limit: u32) -> Result<(), lapin::Error> {
+    let channel = connection.create_channel().await?;
     let durable = ExchangeDeclareOptions {
         durable: true,
         ..ExchangeDeclareOptions::default()
@@ -59,11 +141,7 @@ pub async fn declare(channel: &Channel, delivery_limit: u32) -> Result<(), lapin
             .exchange_declare(name.into(), kind, durable, FieldTable::default())
             .await?;
     }
-    let mut dlq_args = FieldTable::default();
-    dlq_args.insert("x-queue-type".into(), text("quorum"));
-    channel
-        .queue_declare(DEAD_LETTER_QUEUE.into(), QueueDeclareOptions::durable(), dlq_args)
-        .await?;
+    let channel = declare_dead_letter_queue(connection, channel).await?;
     channel
         .queue_bind(
             DEAD_LETTER_QUEUE.into(),

@@ -1,32 +1,42 @@
 //! `collab-worker dlq`: operators' tools for the dead-letter queue.
 //!
-//! The queue is read with `basic.get` without acking, so every message stays
-//! held by this connection while the command decides; messages it does not
-//! remove go back to the queue when the connection closes. A replayed message
-//! is republished to its original exchange and routing key with the same
-//! body and message id (so the worker's inbox still deduplicates it), with
-//! publisher confirms, and only then removed from the DLQ. If it fails
-//! again, the worker dead-letters it again with its history; nothing
-//! replays automatically, so nothing loops.
+//! Every command walks the queue (`queue.rs`): it takes the messages and
+//! settles each one — an identical copy back to the end of the queue, or a
+//! replay, or a corrected copy — never handing one back, so reading does not
+//! raise a delivery count. A replayed message is republished to its original
+//! exchange and routing key with the same body and message id (so the
+//! worker's inbox still deduplicates it), with publisher confirms, and only
+//! then removed from the DLQ; an edited one goes under a new id, naming the
+//! original. Either carries who and when, which the worker counts and logs
+//! when it arrives. If it fails again, the worker dead-letters it again with
+//! its history; nothing replays automatically, so nothing loops.
+
+mod edit;
+mod groups;
+pub mod headers;
+mod queue;
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use lapin::BasicProperties;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::types::{AMQPValue, FieldTable, LongString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use self::edit::Assignment;
+pub use self::queue::{DeadLetterQueue, Fate, Held, LOCK_QUEUE, Outgoing};
+use crate::amqp::Broker;
 use crate::amqp::dead_letter::{
-    DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, ERROR_HEADER, FIRST_DEATH_QUEUE_HEADER,
-    ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_COUNT_HEADER, header_int, header_text,
+    self, DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, EDIT_OF_HEADER, EDITED_FIELDS_HEADER,
+    FIRST_DEATH_QUEUE_HEADER, ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_ACTION_HEADER,
+    REPLAY_COUNT_HEADER, REPLAYED_AT_HEADER, REPLAYED_BY_HEADER, first_death, header_int, header_text,
 };
 use crate::amqp::topology::{DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE};
-use crate::amqp::{self, Broker};
 
 /// Which dead letters a command applies to.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -40,6 +50,9 @@ pub struct Filter {
     /// Only this event type.
     #[arg(long = "type")]
     pub event_type: Option<String>,
+    /// Only this failure group (see `dlq groups`).
+    #[arg(long)]
+    pub group: Option<String>,
     /// Only messages dead-lettered at or after this RFC 3339 time.
     #[arg(long)]
     pub since: Option<DateTime<Utc>>,
@@ -56,6 +69,8 @@ pub struct Summary {
     pub event_type: String,
     pub reason: String,
     pub detail: String,
+    /// Its failure group: same reason, type and detail but for values.
+    pub group: String,
     pub first_death_queue: String,
     pub count: i64,
     pub dead_lettered_at: Option<DateTime<Utc>>,
@@ -68,6 +83,7 @@ impl Filter {
         self.queue.as_ref().is_none_or(|q| *q == s.first_death_queue)
             && self.reason.as_ref().is_none_or(|r| *r == s.reason)
             && self.event_type.as_ref().is_none_or(|t| *t == s.event_type)
+            && self.group.as_ref().is_none_or(|g| *g == s.group)
             && self
                 .since
                 .is_none_or(|since| s.dead_lettered_at.is_some_and(|at| at >= since))
@@ -77,15 +93,14 @@ impl Filter {
     }
 }
 
-/// The first `x-death` entry the broker wrote, for messages it dead-lettered itself.
-fn first_death(headers: &FieldTable) -> Option<&FieldTable> {
-    match headers.inner().get("x-death")? {
-        AMQPValue::FieldArray(deaths) => deaths.as_slice().iter().find_map(|d| match d {
-            AMQPValue::FieldTable(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    }
+/// A time in a header: RabbitMQ writes `x-death` times as AMQP timestamps,
+/// and an imported export brings them back as integers.
+fn header_time(table: &FieldTable, name: &str) -> Option<DateTime<Utc>> {
+    let seconds = match table.inner().get(name)? {
+        AMQPValue::Timestamp(t) => i64::try_from(*t).ok()?,
+        _ => header_int(table, name)?,
+    };
+    DateTime::from_timestamp(seconds, 0)
 }
 
 /// Reads a delivery from the DLQ: our own headers first, then the broker's
@@ -102,22 +117,20 @@ pub fn summarize(delivery: &Delivery) -> Summary {
         }),
         _ => None,
     });
-    let death_time = death.and_then(|d| match d.inner().get("time") {
-        Some(AMQPValue::Timestamp(t)) => DateTime::from_timestamp(i64::try_from(*t).unwrap_or(0), 0),
-        _ => None,
-    });
     let body_text = |name: &str| body.as_ref().and_then(|b| b[name].as_str()).map(str::to_owned);
+    let event_type = body_text("type")
+        .or_else(|| delivery.properties.kind().as_ref().map(|t| t.to_string()))
+        .unwrap_or_default();
+    let reason = dead_letter::reason(&headers).unwrap_or_else(|| "unknown".into());
+    let detail = header_text(&headers, DETAIL_HEADER).unwrap_or_default();
     Summary {
         id: body_text("id")
             .or_else(|| delivery.properties.message_id().as_ref().map(|m| m.to_string()))
             .unwrap_or_default(),
-        event_type: body_text("type")
-            .or_else(|| delivery.properties.kind().as_ref().map(|t| t.to_string()))
-            .unwrap_or_default(),
-        reason: header_text(&headers, ERROR_HEADER)
-            .or_else(|| death_text("reason"))
-            .unwrap_or_else(|| "unknown".into()),
-        detail: header_text(&headers, DETAIL_HEADER).unwrap_or_default(),
+        group: groups::group_id(&groups::fingerprint(&reason, &event_type, &detail)),
+        event_type,
+        reason,
+        detail,
         first_death_queue: header_text(&headers, FIRST_DEATH_QUEUE_HEADER)
             .or_else(|| header_text(&headers, "x-first-death-queue"))
             .or_else(|| death_text("queue"))
@@ -127,7 +140,7 @@ pub fn summarize(delivery: &Delivery) -> Summary {
             .unwrap_or(1),
         dead_lettered_at: header_text(&headers, DEAD_LETTERED_AT_HEADER)
             .and_then(|t| crate::wire::values::rfc3339::parse(&t))
-            .or(death_time),
+            .or_else(|| death.and_then(|d| header_time(d, "time"))),
         original_exchange: header_text(&headers, ORIGINAL_EXCHANGE_HEADER)
             .or_else(|| death_text("exchange"))
             .unwrap_or_default(),
@@ -137,194 +150,68 @@ pub fn summarize(delivery: &Delivery) -> Summary {
     }
 }
 
-/// AMQP field values as plain JSON, for display.
-pub fn amqp_to_json(value: &AMQPValue) -> Value {
-    match value {
-        AMQPValue::Boolean(b) => json!(b),
-        AMQPValue::ShortShortInt(n) => json!(n),
-        AMQPValue::ShortShortUInt(n) => json!(n),
-        AMQPValue::ShortInt(n) => json!(n),
-        AMQPValue::ShortUInt(n) => json!(n),
-        AMQPValue::LongInt(n) => json!(n),
-        AMQPValue::LongUInt(n) => json!(n),
-        AMQPValue::LongLongInt(n) => json!(n),
-        AMQPValue::Timestamp(t) => json!(t),
-        AMQPValue::ShortString(s) => json!(s.to_string()),
-        AMQPValue::LongString(s) => json!(s.to_string()),
-        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(amqp_to_json).collect()),
-        AMQPValue::FieldTable(t) => table_to_json(t),
-        other => json!(format!("{other:?}")),
-    }
-}
-
-pub fn table_to_json(table: &FieldTable) -> Value {
-    Value::Object(
-        table
-            .inner()
-            .iter()
-            .map(|(k, v)| (k.to_string(), amqp_to_json(v)))
-            .collect(),
-    )
-}
-
-/// One dead letter held by this connection.
-pub struct Held {
-    pub delivery: Delivery,
-    pub summary: Summary,
-}
-
-/// A connection to the broker holding dead letters.
-pub struct DeadLetterQueue {
-    connection: Connection,
-    channel: Channel,
-    publisher: Channel,
-}
-
-impl DeadLetterQueue {
-    pub async fn open(broker: Broker<'_>) -> anyhow::Result<Self> {
-        let connection = amqp::connect_with(broker, lapin::ConnectionProperties::default())
-            .await
-            .context("connecting to RabbitMQ")?;
-        let channel = connection.create_channel().await?;
-        let publisher = connection.create_channel().await?;
-        publisher.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Self {
-            connection,
-            channel,
-            publisher,
-        })
-    }
-
-    /// Takes up to `limit` messages off the queue, unacked: they are this
-    /// connection's until acked (removed) or the connection closes (back in
-    /// the queue).
-    pub async fn hold(&self, limit: usize) -> anyhow::Result<Vec<Held>> {
-        let mut held = Vec::new();
-        while held.len() < limit {
-            let Some(message) = self
-                .channel
-                .basic_get(DEAD_LETTER_QUEUE.into(), BasicGetOptions { no_ack: false })
-                .await
-                .context("reading the dead-letter queue")?
-            else {
-                break;
-            };
-            let summary = summarize(&message.delivery);
-            held.push(Held {
-                delivery: message.delivery,
-                summary,
-            });
-        }
-        Ok(held)
-    }
-
-    /// Removes a held message from the queue.
-    pub async fn remove(&self, held: &Held) -> anyhow::Result<()> {
-        if !held.delivery.acker.ack(BasicAckOptions::default()).await? {
-            bail!("could not remove {} (channel closed)", held.summary.id);
-        }
-        Ok(())
-    }
-
-    /// Republishes a held message where it first came from, with confirms.
-    pub async fn republish(&self, held: &Held) -> anyhow::Result<()> {
-        let s = &held.summary;
-        if s.original_exchange.is_empty() && s.original_routing_key.is_empty() {
-            bail!("{} has no original exchange or routing key", s.id);
-        }
-        let mut headers = held.delivery.properties.headers().clone().unwrap_or_default();
-        let replays = header_int(&headers, REPLAY_COUNT_HEADER).unwrap_or(0) + 1;
-        headers.insert(REPLAY_COUNT_HEADER.into(), AMQPValue::LongLongInt(replays));
-        let properties = held
-            .delivery
-            .properties
-            .clone()
-            .with_headers(headers)
-            .with_delivery_mode(2);
-        self.publish_confirmed(
-            &s.original_exchange,
-            &s.original_routing_key,
-            &held.delivery.data,
-            properties,
-        )
-        .await
-    }
-
-    async fn publish_confirmed(
-        &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: BasicProperties,
-    ) -> anyhow::Result<()> {
-        let confirm = self
-            .publisher
-            .basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                body,
-                properties,
-            )
-            .await?
-            .await?;
-        if !confirm.is_ack() || confirm.take_message().is_some() {
-            bail!("the broker did not accept the message on {exchange} / {routing_key}");
-        }
-        Ok(())
-    }
-
-    pub async fn purge(&self) -> anyhow::Result<u32> {
-        Ok(self
-            .channel
-            .queue_purge(DEAD_LETTER_QUEUE.into(), QueuePurgeOptions::default())
-            .await?)
-    }
-
-    /// Closing returns every held message that was not removed.
-    pub async fn close(self) -> anyhow::Result<()> {
-        self.connection.close(200, "done".into()).await?;
-        Ok(())
-    }
-}
-
 /// One line of an NDJSON export: enough to put the message back exactly.
+/// Headers are plain JSON (`headers.rs`); the body is UTF-8 text, or
+/// base64 when it is not UTF-8.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Exported {
     pub summary: Value,
-    pub headers: FieldTable,
+    #[serde(default)]
+    pub headers: Value,
     pub message_id: Option<String>,
     #[serde(rename = "type")]
     pub amqp_type: Option<String>,
     pub content_type: Option<String>,
     pub timestamp: Option<u64>,
+    /// The routing key it was first published with.
     pub routing_key: String,
-    /// The body as UTF-8 text (bodies are JSON or what was sent as JSON).
-    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
 }
 
 impl Exported {
     fn of(held: &Held) -> Self {
         let p = &held.delivery.properties;
+        let (body, body_base64) = match std::str::from_utf8(&held.delivery.data) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(&held.delivery.data)),
+            ),
+        };
+        let routing_key = if held.summary.original_routing_key.is_empty() {
+            held.delivery.routing_key.to_string()
+        } else {
+            held.summary.original_routing_key.clone()
+        };
         Self {
             summary: serde_json::to_value(&held.summary).unwrap_or(Value::Null),
-            headers: p.headers().clone().unwrap_or_default(),
+            headers: headers::table_to_json(&p.headers().clone().unwrap_or_default()),
             message_id: p.message_id().as_ref().map(|s| s.to_string()),
             amqp_type: p.kind().as_ref().map(|s| s.to_string()),
             content_type: p.content_type().as_ref().map(|s| s.to_string()),
             timestamp: *p.timestamp(),
-            routing_key: held.delivery.routing_key.to_string(),
-            body: String::from_utf8_lossy(&held.delivery.data).into_owned(),
+            routing_key,
+            body,
+            body_base64,
         }
     }
 
-    fn properties(&self) -> BasicProperties {
-        let mut p = BasicProperties::default()
-            .with_headers(self.headers.clone())
-            .with_delivery_mode(2);
+    fn body(&self) -> anyhow::Result<Vec<u8>> {
+        match (&self.body, &self.body_base64) {
+            (_, Some(encoded)) => Ok(base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .context("body_base64")?),
+            (Some(text), None) => Ok(text.as_bytes().to_vec()),
+            (None, None) => bail!("no body"),
+        }
+    }
+
+    fn properties(&self) -> anyhow::Result<BasicProperties> {
+        let headers = headers::table_from_json(&self.headers).map_err(anyhow::Error::msg)?;
+        let mut p = BasicProperties::default().with_headers(headers);
         if let Some(id) = &self.message_id {
             p = p.with_message_id(id.as_str().into());
         }
@@ -337,7 +224,7 @@ impl Exported {
         if let Some(ts) = self.timestamp {
             p = p.with_timestamp(ts);
         }
-        p
+        Ok(queue::republished(&p))
     }
 }
 
@@ -349,6 +236,10 @@ pub enum Action {
         limit: usize,
         json: bool,
     },
+    Groups {
+        filter: Filter,
+        json: bool,
+    },
     Show {
         id: String,
     },
@@ -356,6 +247,13 @@ pub enum Action {
         selection: Selection,
         dry_run: bool,
         rate: f64,
+        by: String,
+    },
+    Edit {
+        id: String,
+        set: Vec<Assignment>,
+        dry_run: bool,
+        by: String,
     },
     Export {
         filter: Filter,
@@ -375,6 +273,15 @@ pub enum Selection {
     Filter(Filter),
 }
 
+impl Selection {
+    fn matches(&self, s: &Summary) -> bool {
+        match self {
+            Selection::Id(id) => s.id == *id,
+            Selection::Filter(f) => f.matches(s),
+        }
+    }
+}
+
 /// Asks on the terminal; without one, only `--yes` confirms.
 fn confirm_purge() -> anyhow::Result<bool> {
     use std::io::IsTerminal;
@@ -387,8 +294,105 @@ fn confirm_purge() -> anyhow::Result<bool> {
     Ok(answer.trim() == "purge")
 }
 
-/// How many messages one command may hold at once.
-const HOLD_LIMIT: usize = 100_000;
+/// Who runs the command, for the replay headers and logs: `--by`, else
+/// `COLLAB_OPERATOR`, else the login name.
+pub fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+/// The headers of a message an operator puts back in the work queue.
+fn replay_headers(held: &Held, action: &str, by: &str, at: &str) -> FieldTable {
+    let mut headers = held.delivery.properties.headers().clone().unwrap_or_default();
+    let replays = header_int(&headers, REPLAY_COUNT_HEADER).unwrap_or(0) + 1;
+    headers.insert(REPLAY_COUNT_HEADER.into(), AMQPValue::LongLongInt(replays));
+    headers.insert(REPLAY_ACTION_HEADER.into(), text(action));
+    headers.insert(REPLAYED_BY_HEADER.into(), text(by));
+    headers.insert(REPLAYED_AT_HEADER.into(), text(at));
+    headers
+}
+
+/// The message as it was, back where it came from.
+fn replay_of(held: &Held, by: &str, at: &str) -> Result<Outgoing, String> {
+    let s = &held.summary;
+    if s.original_exchange.is_empty() && s.original_routing_key.is_empty() {
+        return Err(format!("{} has no original exchange or routing key", s.id));
+    }
+    let properties = held
+        .delivery
+        .properties
+        .clone()
+        .with_headers(replay_headers(held, "replay", by, at));
+    Ok(Outgoing {
+        exchange: s.original_exchange.clone(),
+        routing_key: s.original_routing_key.clone(),
+        body: held.delivery.data.clone(),
+        properties: queue::republished(&properties),
+    })
+}
+
+/// A corrected copy under a new id, naming the original; `Err` says why
+/// the correction cannot be applied.
+fn edited_copy(held: &Held, set: &[Assignment], by: &str, at: &str) -> Result<(Outgoing, String), String> {
+    let s = &held.summary;
+    let body: Value = serde_json::from_slice(&held.delivery.data)
+        .map_err(|e| format!("the body is not JSON ({e}); it cannot be edited"))?;
+    if !body.is_object() {
+        return Err("the body is not a JSON object; it cannot be edited".into());
+    }
+    let accepts = |candidate: &Value| {
+        let bytes = serde_json::to_vec(candidate).map_err(|e| e.to_string())?;
+        crate::wire::envelope::parse(&bytes)
+            .map(|_| ())
+            .map_err(|m| format!("{}: {}", m.kind.code(), m.detail))
+    };
+    let mut edited = edit::apply(&body, set, accepts)
+        .map_err(|reason| format!("the corrected event would be dead-lettered again: {reason}"))?;
+    let sets_id = set.iter().any(|a| a.path == [edit::Step::Key("id".into())]);
+    if !sets_id {
+        edited["id"] = Value::String(edit::new_id(&s.id, &edited));
+    }
+    let new_id = edited["id"].as_str().unwrap_or_default().to_owned();
+    let new_type = edited["type"].as_str().unwrap_or_default().to_owned();
+    // The routing key is the event type: a corrected type moves it.
+    let routing_key = if s.original_routing_key == s.event_type && !new_type.is_empty() {
+        new_type.clone()
+    } else {
+        s.original_routing_key.clone()
+    };
+    if s.original_exchange.is_empty() && routing_key.is_empty() {
+        return Err(format!("{} has no original exchange or routing key", s.id));
+    }
+    let mut headers = replay_headers(held, "edit", by, at);
+    headers.insert(EDIT_OF_HEADER.into(), text(&s.id));
+    let fields: Vec<&str> = set.iter().map(|a| a.text.as_str()).collect();
+    headers.insert(EDITED_FIELDS_HEADER.into(), text(&fields.join(",")));
+    let mut properties = held
+        .delivery
+        .properties
+        .clone()
+        .with_headers(headers)
+        .with_message_id(new_id.as_str().into());
+    if !new_type.is_empty() {
+        properties = properties.with_type(new_type.as_str().into());
+    }
+    let body = serde_json::to_vec(&edited).map_err(|e| e.to_string())?;
+    Ok((
+        Outgoing {
+            exchange: s.original_exchange.clone(),
+            routing_key,
+            body,
+            properties: queue::republished(&properties),
+        },
+        new_id,
+    ))
+}
 
 pub async fn run(broker: Broker<'_>, action: Action, out: &mut impl Write) -> anyhow::Result<()> {
     let dlq = DeadLetterQueue::open(broker).await?;
@@ -397,127 +401,223 @@ pub async fn run(broker: Broker<'_>, action: Action, out: &mut impl Write) -> an
     result
 }
 
+/// No pause between moves (only replays are paced).
+const NO_PACE: Duration = Duration::ZERO;
+
 async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) -> anyhow::Result<()> {
     match action {
         Action::List { filter, limit, json } => {
-            let held = dlq.hold(HOLD_LIMIT).await?;
-            let rows: Vec<&Summary> = held
-                .iter()
-                .map(|h| &h.summary)
-                .filter(|s| filter.matches(s))
-                .take(limit)
-                .collect();
+            let (mut rows, seen) = matching(dlq, &filter).await?;
+            rows.truncate(limit);
             if json {
-                for row in &rows {
-                    writeln!(out, "{}", serde_json::to_string(row)?)?;
-                }
+                json_lines(out, &rows)?;
             } else {
                 writeln!(
                     out,
-                    "{:<38} {:<28} {:<18} {:<22} {:>5}  DEAD-LETTERED AT",
-                    "ID", "TYPE", "REASON", "FIRST-DEATH QUEUE", "COUNT"
+                    "{:<38} {:<28} {:<18} {:<12} {:<22} {:>5}  DEAD-LETTERED AT",
+                    "ID", "TYPE", "REASON", "GROUP", "FIRST-DEATH QUEUE", "COUNT"
                 )?;
                 for s in &rows {
-                    let at = s
-                        .dead_lettered_at
-                        .map(|t| crate::wire::values::format_time(&t))
-                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "{:<38} {:<28} {:<18} {:<22} {:>5}  {at}",
-                        s.id, s.event_type, s.reason, s.first_death_queue, s.count
+                        "{:<38} {:<28} {:<18} {:<12} {:<22} {:>5}  {}",
+                        s.id,
+                        s.event_type,
+                        s.reason,
+                        s.group,
+                        s.first_death_queue,
+                        s.count,
+                        time_text(s.dead_lettered_at)
                     )?;
                 }
-                writeln!(out, "{} of {} dead letters", rows.len(), held.len())?;
+                writeln!(out, "{} of {seen} dead letters", rows.len())?;
+            }
+        }
+        Action::Groups { filter, json } => {
+            let (summaries, _) = matching(dlq, &filter).await?;
+            let found = groups::group(&summaries);
+            if json {
+                json_lines(out, &found)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<12} {:>6}  {:<18} {:<28} {:<20} {:<20} DETAIL",
+                    "GROUP", "COUNT", "REASON", "TYPE", "FIRST SEEN", "LAST SEEN"
+                )?;
+                for g in &found {
+                    writeln!(
+                        out,
+                        "{:<12} {:>6}  {:<18} {:<28} {:<20} {:<20} {}",
+                        g.group,
+                        g.count,
+                        g.reason,
+                        g.event_type,
+                        time_text(g.first_seen),
+                        time_text(g.last_seen),
+                        g.detail
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "{} groups, {} dead letters; replay one with `dlq replay --group GROUP`",
+                    found.len(),
+                    summaries.len()
+                )?;
             }
         }
         Action::Show { id } => {
-            let held = dlq.hold(HOLD_LIMIT).await?;
-            let Some(h) = held.iter().find(|h| h.summary.id == id) else {
+            let mut shown = None;
+            dlq.walk(NO_PACE, |h| {
+                if shown.is_none() && h.summary.id == id {
+                    shown = Some(shown_json(h));
+                }
+                Fate::Keep
+            })
+            .await?;
+            let Some(shown) = shown else {
                 bail!("no dead letter with id {id}");
             };
-            let body: Value = serde_json::from_slice(&h.delivery.data)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&h.delivery.data).into_owned()));
-            let shown = json!({
-                "summary": h.summary,
-                "routing_key": h.delivery.routing_key.to_string(),
-                "properties": {
-                    "message_id": h.delivery.properties.message_id().as_ref().map(|s| s.to_string()),
-                    "type": h.delivery.properties.kind().as_ref().map(|s| s.to_string()),
-                    "content_type": h.delivery.properties.content_type().as_ref().map(|s| s.to_string()),
-                    "timestamp": h.delivery.properties.timestamp(),
-                },
-                "headers": table_to_json(&h.delivery.properties.headers().clone().unwrap_or_default()),
-                "body": body,
-            });
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
         Action::Replay {
             selection,
             dry_run,
             rate,
+            by,
         } => {
-            let held = dlq.hold(HOLD_LIMIT).await?;
-            let selected: Vec<&Held> = held
-                .iter()
-                .filter(|h| match &selection {
-                    Selection::Id(id) => h.summary.id == *id,
-                    Selection::Filter(f) => f.matches(&h.summary),
+            let at = crate::wire::values::format_time(&Utc::now());
+            // Each selected dead letter, and why it stays if it cannot be replayed.
+            let mut selected: Vec<(Summary, Option<String>)> = Vec::new();
+            let pace = Duration::from_secs_f64(1.0 / rate.max(0.01));
+            let walked = dlq
+                .walk(pace, |h| {
+                    if !selection.matches(&h.summary) {
+                        return Fate::Keep;
+                    }
+                    let replay = if dry_run { None } else { Some(replay_of(h, &by, &at)) };
+                    match replay {
+                        Some(Ok(replay)) => {
+                            selected.push((h.summary.clone(), None));
+                            Fate::Move(Box::new(replay))
+                        }
+                        Some(Err(why)) => {
+                            selected.push((h.summary.clone(), Some(why)));
+                            Fate::Keep
+                        }
+                        None => {
+                            selected.push((h.summary.clone(), None));
+                            Fate::Keep
+                        }
+                    }
                 })
-                .collect();
+                .await?;
             if let Selection::Id(id) = &selection
                 && selected.is_empty()
             {
                 bail!("no dead letter with id {id}");
             }
-            let pause = Duration::from_secs_f64(1.0 / rate.max(0.01));
-            let mut replayed = 0usize;
-            for (i, h) in selected.iter().enumerate() {
-                let s = &h.summary;
+            let mut refused = Vec::new();
+            for (s, why) in &selected {
                 if dry_run {
                     writeln!(
                         out,
                         "would replay {} ({}, {}) to {} / {}",
                         s.id, s.event_type, s.reason, s.original_exchange, s.original_routing_key
                     )?;
-                    continue;
+                } else if let Some(why) = why {
+                    refused.push(why.as_str());
+                } else {
+                    tracing::info!(event.id = %s.id, event.type = %s.event_type, reason = %s.reason, replayed_by = %by, exchange = %s.original_exchange, routing_key = %s.original_routing_key, "replayed a dead letter");
+                    writeln!(out, "replayed {} ({}, {})", s.id, s.event_type, s.reason)?;
                 }
-                if i > 0 {
-                    tokio::time::sleep(pause).await;
-                }
-                dlq.republish(h).await?;
-                dlq.remove(h).await?;
-                replayed += 1;
-                tracing::info!(event.id = %s.id, event.type = %s.event_type, reason = %s.reason, exchange = %s.original_exchange, routing_key = %s.original_routing_key, "replayed a dead letter");
-                metrics::counter!("collab_dlq_replayed_total", "reason" => s.reason.clone()).increment(1);
-                writeln!(out, "replayed {} ({}, {})", s.id, s.event_type, s.reason)?;
             }
             if dry_run {
                 writeln!(out, "dry run: {} dead letters would be replayed", selected.len())?;
             } else {
-                writeln!(out, "replayed {replayed} dead letters")?;
+                writeln!(out, "replayed {} dead letters", walked.moved)?;
+            }
+            if !refused.is_empty() {
+                bail!("not replayed (left in the DLQ): {}", refused.join("; "));
+            }
+        }
+        Action::Edit { id, set, dry_run, by } => {
+            let at = crate::wire::values::format_time(&Utc::now());
+            let mut found = 0usize;
+            let mut edits = Vec::new();
+            let mut refused = None;
+            dlq.walk(NO_PACE, |h| {
+                if h.summary.id != id {
+                    return Fate::Keep;
+                }
+                found += 1;
+                match edited_copy(h, &set, &by, &at) {
+                    Ok((copy, new_id)) => {
+                        let body: Value = serde_json::from_slice(&copy.body).unwrap_or(Value::Null);
+                        edits.push((new_id, body));
+                        if dry_run {
+                            Fate::Keep
+                        } else {
+                            Fate::Move(Box::new(copy))
+                        }
+                    }
+                    Err(why) => {
+                        refused.get_or_insert(why);
+                        Fate::Keep
+                    }
+                }
+            })
+            .await?;
+            if found == 0 {
+                bail!("no dead letter with id {id}");
+            }
+            if let Some(why) = refused {
+                bail!("{id} not edited (left in the DLQ): {why}");
+            }
+            let fields: Vec<&str> = set.iter().map(|a| a.text.as_str()).collect();
+            for (new_id, body) in &edits {
+                if dry_run {
+                    writeln!(out, "would publish {new_id}, an edit of {id}:")?;
+                    writeln!(out, "{}", serde_json::to_string_pretty(body)?)?;
+                } else {
+                    tracing::info!(event.id = %new_id, edit_of = %id, fields = %fields.join(","), edited_by = %by, edited_at = %at, "edited a dead letter");
+                    writeln!(
+                        out,
+                        "edited {id} ({}) by {by} at {at}: published {new_id}, removed {id}",
+                        fields.join(", ")
+                    )?;
+                }
             }
         }
         Action::Export { filter, out: path } => {
-            let held = dlq.hold(HOLD_LIMIT).await?;
-            let mut lines = Vec::new();
-            for h in held.iter().filter(|h| filter.matches(&h.summary)) {
-                lines.push(serde_json::to_string(&Exported::of(h))?);
+            let mut file = match &path {
+                Some(path) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => None,
+            };
+            let mut written = 0usize;
+            let mut failure: Option<std::io::Error> = None;
+            dlq.walk(NO_PACE, |h| {
+                if failure.is_none() && filter.matches(&h.summary) {
+                    let line = serde_json::to_string(&Exported::of(h)).unwrap_or_default();
+                    let result = match file.as_mut() {
+                        Some(f) => writeln!(f, "{line}"),
+                        None => writeln!(out, "{line}"),
+                    };
+                    match result {
+                        Ok(()) => written += 1,
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                Fate::Keep
+            })
+            .await?;
+            if let Some(error) = failure {
+                return Err(error).context("writing the export");
             }
-            match path {
-                Some(path) => {
-                    let mut file =
-                        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    for line in &lines {
-                        writeln!(file, "{line}")?;
-                    }
-                    writeln!(out, "exported {} dead letters to {}", lines.len(), path.display())?;
-                }
-                None => {
-                    for line in &lines {
-                        writeln!(out, "{line}")?;
-                    }
-                }
+            if let (Some(mut file), Some(path)) = (file, path) {
+                file.flush()?;
+                writeln!(out, "exported {written} dead letters to {}", path.display())?;
             }
         }
         Action::Import { file } => {
@@ -530,13 +630,14 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
                 if line.trim().is_empty() {
                     continue;
                 }
-                let exported: Exported = serde_json::from_str(&line).with_context(|| format!("line {}", n + 1))?;
-                dlq.publish_confirmed(
-                    DEAD_LETTER_EXCHANGE,
-                    &exported.routing_key,
-                    exported.body.as_bytes(),
-                    exported.properties(),
-                )
+                let context = || format!("{} line {}", file.display(), n + 1);
+                let exported: Exported = serde_json::from_str(&line).with_context(context)?;
+                dlq.publish_confirmed(&Outgoing {
+                    exchange: DEAD_LETTER_EXCHANGE.to_owned(),
+                    routing_key: exported.routing_key.clone(),
+                    body: exported.body().with_context(context)?,
+                    properties: exported.properties().with_context(context)?,
+                })
                 .await?;
                 imported += 1;
             }
@@ -552,4 +653,51 @@ async fn execute(dlq: &DeadLetterQueue, action: Action, out: &mut impl Write) ->
         }
     }
     Ok(())
+}
+
+/// Walks the DLQ, keeping everything; the summaries that match, and how
+/// many dead letters were seen.
+async fn matching(dlq: &DeadLetterQueue, filter: &Filter) -> anyhow::Result<(Vec<Summary>, usize)> {
+    let mut rows = Vec::new();
+    let walked = dlq
+        .walk(NO_PACE, |h| {
+            if filter.matches(&h.summary) {
+                rows.push(h.summary.clone());
+            }
+            Fate::Keep
+        })
+        .await?;
+    Ok((rows, walked.seen))
+}
+
+fn time_text(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| crate::wire::values::format_time(&t)).unwrap_or_default()
+}
+
+fn json_lines<T: Serialize>(out: &mut impl Write, rows: &[T]) -> anyhow::Result<()> {
+    for row in rows {
+        writeln!(out, "{}", serde_json::to_string(row)?)?;
+    }
+    Ok(())
+}
+
+fn shown_json(h: &Held) -> Value {
+    let body: Value = serde_json::from_slice(&h.delivery.data)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&h.delivery.data).into_owned()));
+    json!({
+        "summary": h.summary,
+        "routing_key": if h.summary.original_routing_key.is_empty() {
+            h.delivery.routing_key.to_string()
+        } else {
+            h.summary.original_routing_key.clone()
+        },
+        "properties": {
+            "message_id": h.delivery.properties.message_id().as_ref().map(|s| s.to_string()),
+            "type": h.delivery.properties.kind().as_ref().map(|s| s.to_string()),
+            "content_type": h.delivery.properties.content_type().as_ref().map(|s| s.to_string()),
+            "timestamp": h.delivery.properties.timestamp(),
+        },
+        "headers": headers::table_to_json(&h.delivery.properties.headers().clone().unwrap_or_default()),
+        "body": body,
+    })
 }

@@ -272,11 +272,22 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         declared.insert(key.to_string(), value);
     }
     assert_eq!(documented, Value::Object(declared), "x-queue-arguments of {WORK_QUEUE}");
+    let declared: Map<String, Value> = crate::amqp::topology::dead_letter_queue_arguments()
+        .inner()
+        .iter()
+        .map(|(key, value)| (key.to_string(), crate::ops::dlq::headers::to_json(value)))
+        .collect();
+    assert_eq!(
+        channel(&doc, DEAD_LETTER_QUEUE)["x-queue-arguments"],
+        Value::Object(declared),
+        "x-queue-arguments of {DEAD_LETTER_QUEUE}"
+    );
 
     // Dead letters: every header the worker writes, every reason it gives.
     use crate::amqp::dead_letter::{
-        DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, ERROR_HEADER, FIRST_DEATH_QUEUE_HEADER,
-        ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REPLAY_COUNT_HEADER,
+        DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, EDIT_OF_HEADER, EDITED_FIELDS_HEADER, ERROR_HEADER,
+        FIRST_DEATH_QUEUE_HEADER, HISTORY_HEADER, ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER,
+        REPLAY_ACTION_HEADER, REPLAY_COUNT_HEADER, REPLAYED_AT_HEADER, REPLAYED_BY_HEADER,
     };
 
     let dead_letters = messages_of(&doc, DEAD_LETTER_QUEUE);
@@ -292,6 +303,12 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         DEAD_LETTERED_AT_HEADER,
         DEATH_COUNT_HEADER,
         REPLAY_COUNT_HEADER,
+        HISTORY_HEADER,
+        REPLAY_ACTION_HEADER,
+        REPLAYED_BY_HEADER,
+        REPLAYED_AT_HEADER,
+        EDIT_OF_HEADER,
+        EDITED_FIELDS_HEADER,
     ] {
         assert!(
             headers["properties"].get(header).is_some(),

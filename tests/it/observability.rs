@@ -99,9 +99,9 @@ async fn a_fresh_worker_lists_every_documented_metric_at_zero_and_feeds_every_da
         };
         let lines = samples(&metrics, &series);
         assert!(!lines.is_empty(), "{name} has no sample:\n{metrics}");
-        if let Some(label) = label {
+        for label in label.iter().flat_map(|labels| labels.split(',')) {
             assert!(
-                lines.iter().all(|l| l.contains(&format!("{{{label}=\""))),
+                lines.iter().all(|l| l.contains(&format!("{label}=\""))),
                 "{name} samples lack the {label} label: {lines:?}"
             );
         }

@@ -437,9 +437,14 @@ impl TestEnv {
 
     /// Messages waiting in the dead-letter queue (without taking them).
     pub async fn dlq_depth(&self) -> u32 {
+        self.queue_state("collab.events.dlq").await.0
+    }
+
+    /// Ready messages and consumers of a queue (0, 0 if it does not exist).
+    pub async fn queue_state(&self, queue: &str) -> (u32, u32) {
         let ch = self.channel().await;
         ch.queue_declare(
-            "collab.events.dlq".into(),
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..QueueDeclareOptions::default()
@@ -447,8 +452,8 @@ impl TestEnv {
             FieldTable::default(),
         )
         .await
-        .map(|q| q.message_count())
-        .unwrap_or(0)
+        .map(|q| (q.message_count(), q.consumer_count()))
+        .unwrap_or((0, 0))
     }
 
     /// The DLQ depth once it reaches `expected`, or what it is at the
@@ -655,7 +660,12 @@ async fn run_spy(amqp_url: String, outcomes: Outcomes) {
                 }
                 outcomes.arrived.notify_waiters();
             }
-            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            // An ack on a connection the broker dropped may never complete.
+            let acked =
+                tokio::time::timeout(Duration::from_secs(2), delivery.acker.ack(BasicAckOptions::default())).await;
+            if !matches!(acked, Ok(Ok(true))) {
+                break;
+            }
         }
         // Unacked messages go back to the queue for the next consumer.
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "spy restarts".into())).await;
