@@ -1,29 +1,31 @@
 //! Applying a batch of events in one PostgreSQL transaction: the seam between
-//! the pure rules and the database.
+//! the pure rules and the database. Plan, load, decide, write:
 //!
 //! ```text
 //! BEGIN; lock apply_version (its row: one batch at a time, cluster-wide)
 //!   inbox: which of these ids were applied before?      → duplicates
-//!   for each new event, in delivery order:
-//!       run the rules on the overlay (cache, then database); on a miss,
-//!       load it — and what the rest of the batch will miss — then rerun
-//!   insert inbox rows, upsert/delete changed aggregates, insert outbox rows,
-//!   bump apply_version (one statement)
+//!   plan:   each new event states what it will read (domain::reads), given
+//!   load:   what is loaded so far; all of it is loaded for the whole batch
+//!           in one statement per round, until nothing is missing
+//!   decide: the rules run on the loaded state, in delivery order
+//!   write:  inbox rows, changed aggregates, outbox rows, apply_version
+//!           (one statement)
 //! COMMIT                                                 → then ack, relay
 //! ```
+//!
+//! A rule that reads something its event's plan did not state makes the
+//! decision void: that event is loaded again and decided again. It is a
+//! safety net, counted (`collab_decide_misses_total`), and 0 over the
+//! benchmark's workloads.
 //!
 //! Serializing whole batches on one row lock is the concurrency design:
 //! rules span creators, sellers and campaigns (a violation touches every
 //! commission of a creator; a tick, every due campaign), so any finer
-//! partition would need cross-partition transactions.
+//! partition would need cross-partition transactions (`docs/scaling.md`).
 //!
 //! `apply_version` also tells each process whether its cache of aggregates
 //! is still the committed state: it is bumped by every batch, so a version
 //! other than the one the process itself left means another process wrote.
-//!
-//! Deciding the next batch while this one commits (optimistically, checked
-//! against the version) was measured and did not pay on two cores: the
-//! broker, PostgreSQL and the worker already share the CPUs (docs/decisions.md).
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -32,24 +34,35 @@ use std::sync::Arc;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Mutex;
 
-use crate::domain::state::{Doc, Key, Lookup, Missing, Query, Workspace};
+use crate::domain::model::{Doc, Key};
+use crate::domain::workspace::{Decision, Missing, Plan, Workspace};
 use crate::domain::{self, Rules, business_time};
 use crate::store::cache::DocCache;
 use crate::store::outbox::{OutboxRow, Pending};
 use crate::store::state::{Overlay, StateWrites};
 use crate::store::{StoreError, commit, inbox};
+use crate::telemetry;
 use crate::wire::envelope::{Inbound, outcome_text};
-use crate::wire::events::Event;
-use crate::wire::values::SellerId;
 
-/// A rule needing more load rounds than this is a bug, not a big state.
-const MAX_LOAD_ROUNDS: usize = 64;
-/// Passes of one discovery probe (most events need 1–3 rounds of loads).
-const DISCOVERY_PASSES: usize = 4;
-/// Discovery probes per batch; misses after those load one event at a time.
-const MAX_PROBES: usize = 3;
+/// Planning rounds for one batch: each follows references one step further
+/// (an order → its creator → the creator's campaigns); beyond this, what is
+/// still missing is loaded when a rule misses it.
+const MAX_PLAN_ROUNDS: usize = 8;
+/// Decisions of one event voided by a miss before it counts as a rule bug.
+const MAX_DECIDE_ROUNDS: usize = 16;
 /// Takes the apply lock with BEGIN, in one round trip.
 const BEGIN_LOCKED: &str = "BEGIN; SELECT 1 FROM apply_version WHERE id = 1 FOR UPDATE";
+
+/// Why the rules could not decide an event. Not a database problem and not
+/// bad input: a bug, which trying again would repeat. Such an event is
+/// dead-lettered at once, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuleFailure {
+    #[error("a rule panicked: {0}")]
+    Panicked(String),
+    #[error("the rules kept reading state that was not loaded ({0} rounds)")]
+    Unsettled(usize),
+}
 
 /// What happened to one event of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,9 +71,8 @@ pub enum Verdict {
     Applied { outcomes: usize },
     /// Applied before (same event id): nothing changed.
     Duplicate,
-    /// The rules could not apply it (a bug or an inconsistency); nothing of it
-    /// was written. The shell retries it alone and dead-letters it at last.
-    Failed(String),
+    /// The rules failed on it; nothing of it was written.
+    Failed(RuleFailure),
 }
 
 /// A batch decided under the apply lock, not yet committed.
@@ -136,8 +148,8 @@ impl Pipeline {
         Ok(Committed { verdicts, stored })
     }
 
-    /// Runs the rules for every event, reading through `conn` what neither
-    /// the batch ahead nor the cache holds.
+    /// Plans, loads and decides every event, reading through `conn` what
+    /// neither the cache nor earlier rounds hold.
     async fn decide(
         &self,
         conn: &mut PgConnection,
@@ -146,53 +158,55 @@ impl Pipeline {
         applied_before: HashSet<String>,
     ) -> Result<Decided, StoreError> {
         let mut overlay = Overlay::new(cache);
-        let mut hints = Missing::default();
-        for event in events {
-            prefetch_hints(&event.event, &mut hints);
-        }
-        overlay.resolve(conn, &hints).await?;
-        let mut follow_ups = Missing::default();
-        for event in events {
-            follow_up_hints(&event.event, &overlay, &mut follow_ups);
-        }
-        overlay.resolve(conn, &follow_ups).await?;
-
         // Applied before, or earlier in this batch: a duplicate.
         let mut seen = HashSet::new();
         let fresh: Vec<bool> = events
             .iter()
             .map(|e| !applied_before.contains(e.meta.id.as_str()) && seen.insert(e.meta.id.as_str()))
             .collect();
+
+        // Plan and load, in rounds; an event whose reads are all loaded is
+        // not planned again.
+        let mut planning: Vec<usize> = (0..events.len()).filter(|i| fresh[*i]).collect();
+        for _ in 0..MAX_PLAN_ROUNDS {
+            let mut missing = Missing::default();
+            planning.retain(|&i| {
+                let event = events[i];
+                let mut plan = Plan::new(&overlay, business_time(event.meta.time, &event.event));
+                domain::reads(&mut plan, &event.event);
+                let found = plan.into_missing();
+                let done = found.is_empty();
+                missing.merge(found);
+                !done
+            });
+            if missing.is_empty() {
+                break;
+            }
+            overlay.load(conn, &missing).await?;
+        }
+
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
-        let mut probes = 0;
         for (i, event) in events.iter().enumerate() {
-            let id = event.meta.id.as_str();
             if !fresh[i] {
                 verdicts.push(Verdict::Duplicate);
                 continue;
             }
+            let id = event.meta.id.as_str();
+            let span = tracing::debug_span!("decide", event.id = id, event.type = %event.meta.type_name);
             let mut rounds = 0;
             let decision = loop {
-                match self.try_apply(&overlay, event) {
+                match span.in_scope(|| self.try_apply(&overlay, event)) {
                     Attempt::Decided(decision) => break Ok(decision),
-                    Attempt::Failed(reason) => break Err(reason),
-                    Attempt::Missing(_) if rounds >= MAX_LOAD_ROUNDS => {
-                        break Err(format!("state still missing after {MAX_LOAD_ROUNDS} load rounds"));
+                    Attempt::Failed(failure) => break Err(failure),
+                    Attempt::Missing(_) if rounds >= MAX_DECIDE_ROUNDS => {
+                        break Err(RuleFailure::Unsettled(MAX_DECIDE_ROUNDS));
                     }
                     Attempt::Missing(missing) => {
                         rounds += 1;
-                        overlay.resolve(conn, &missing).await?;
-                        // One miss usually means more to come in this batch (a
-                        // cold cache): learn what the rest will read, in a few
-                        // queries rather than one per event.
-                        if probes < MAX_PROBES {
-                            probes += 1;
-                            let rest: Vec<&Inbound> =
-                                (i + 1..events.len()).filter(|j| fresh[*j]).map(|j| events[j]).collect();
-                            self.discover(conn, &mut overlay, &rest).await?;
-                        }
+                        telemetry::decide_missed(&event.meta.type_name);
+                        overlay.load(conn, &missing).await?;
                     }
                 }
             };
@@ -201,7 +215,12 @@ impl Pipeline {
                     verdicts.push(Verdict::Applied {
                         outcomes: decision.outcomes.len(),
                     });
-                    overlay.apply(decision.changes);
+                    outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
+                        id: o.id,
+                        type_name: o.data.type_name().to_owned(),
+                        causation_id: id.to_owned(),
+                        body: outcome_text(o, &event.meta),
+                    }));
                     inbox_rows.push(inbox::InboxRow {
                         event_id: id.to_owned(),
                         type_name: event.meta.type_name.clone(),
@@ -210,14 +229,9 @@ impl Pipeline {
                         outcomes: i32::try_from(decision.outcomes.len()).unwrap_or(i32::MAX),
                         body: event.raw.clone(),
                     });
-                    outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
-                        id: o.id,
-                        type_name: o.data.type_name().to_owned(),
-                        causation_id: id.to_owned(),
-                        body: outcome_text(o, &event.meta),
-                    }));
+                    overlay.apply(decision.changes);
                 }
-                Err(reason) => verdicts.push(Verdict::Failed(reason)),
+                Err(failure) => verdicts.push(Verdict::Failed(failure)),
             }
         }
         let writes = overlay.writes();
@@ -230,59 +244,45 @@ impl Pipeline {
         })
     }
 
-    /// Runs the given events against the loaded state, without keeping the
-    /// results, to learn what each will read, and loads all of it in one
-    /// round per pass. Called when an event missed something: without it a
-    /// cold batch would cost a database round trip per event.
-    async fn discover(
-        &self,
-        conn: &mut PgConnection,
-        overlay: &mut Overlay<'_>,
-        events: &[&Inbound],
-    ) -> Result<(), StoreError> {
-        for _ in 0..DISCOVERY_PASSES {
-            let mut missing = Missing::default();
-            for event in events {
-                if let Attempt::Missing(found) = self.try_apply(overlay, event) {
-                    missing.merge(found);
-                }
-            }
-            if missing.is_empty() {
-                break;
-            }
-            overlay.resolve(conn, &missing).await?;
-        }
-        Ok(())
-    }
-
     /// Runs the rules for one event on the loaded state.
     fn try_apply(&self, overlay: &Overlay<'_>, event: &Inbound) -> Attempt {
         let now = business_time(event.meta.time, &event.event);
         let attempt = catch_unwind(AssertUnwindSafe(|| {
+            inject_fault(event);
             let mut ws = Workspace::new(overlay, &self.rules, event.meta.id.clone(), now);
-            match domain::apply(&mut ws, &event.event) {
-                Ok(()) => Ok(ws.into_decision()),
-                Err(_) => Err(ws.take_missing()),
+            domain::apply(&mut ws, &event.event);
+            if ws.missing().is_empty() {
+                Ok(ws.into_decision())
+            } else {
+                Err(ws.take_missing())
             }
         }));
         match attempt {
             Ok(Ok(decision)) => Attempt::Decided(decision),
-            Ok(Err(missing)) if missing.is_empty() => {
-                Attempt::Failed("a rule reported missing state without naming it".into())
-            }
             Ok(Err(missing)) => Attempt::Missing(missing),
-            Err(panic) => Attempt::Failed(format!("rule panicked: {}", panic_message(&panic))),
+            Err(panic) => Attempt::Failed(RuleFailure::Panicked(panic_message(&panic))),
         }
+    }
+}
+
+/// With the `fault-injection` feature (tests only), an event whose id starts
+/// with `fault:panic` makes the rules panic, so the failure path of a rule
+/// bug can be tested against the real worker.
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+fn inject_fault(event: &Inbound) {
+    #[cfg(feature = "fault-injection")]
+    if event.meta.id.as_str().starts_with("fault:panic") {
+        panic!("fault injected into the rules for event {}", event.meta.id);
     }
 }
 
 /// One run of the rules for one event.
 enum Attempt {
-    Decided(domain::state::Decision),
+    Decided(Decision),
     /// Load this and run again.
     Missing(Missing),
-    /// A failure confined to this event (a bug or an inconsistency).
-    Failed(String),
+    /// A failure confined to this event (a bug).
+    Failed(RuleFailure),
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -291,120 +291,4 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-/// What an event will read next, found from what [`prefetch_hints`] loaded:
-/// the campaigns and participations of a creator with a seller, the pair of
-/// a join. One more round trip for the batch instead of a miss per event.
-/// Absent or unloaded documents are skipped: misses still load them.
-fn follow_up_hints(event: &Event, loaded: &dyn Lookup, hints: &mut Missing) {
-    let doc = |key: Key| loaded.doc(&key).ok().flatten();
-    let mut campaigns_of = |creator: &crate::wire::values::CreatorId, seller: Option<&SellerId>| {
-        if let Some(Doc::Creator(c)) = doc(Key::Creator(creator.clone())) {
-            for (campaign, campaign_seller) in &c.participations {
-                if seller.is_none_or(|s| s == campaign_seller) {
-                    hints.add_key(Key::Campaign(campaign.clone()));
-                    hints.add_key(Key::Participation((campaign.clone(), creator.clone())));
-                }
-            }
-        }
-    };
-    match event {
-        Event::OrderPaid(e) => {
-            if let Some(creator) = &e.creator_id {
-                campaigns_of(creator, Some(&e.seller_id));
-            }
-        }
-        Event::ContentPosted(e) => campaigns_of(&e.creator_id, None),
-        Event::CreatorJoinRequested(e) => {
-            if let Some(Doc::Campaign(k)) = doc(Key::Campaign(e.campaign_id.clone())) {
-                hints.add_key(Key::Pair((k.seller_id.clone(), e.creator_id.clone())));
-                hints.add_key(Key::Seller(k.seller_id.clone()));
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Aggregates an event will certainly read, fetched for the whole batch in
-/// one round trip. Only a shortcut: what is not hinted is loaded on a miss.
-fn prefetch_hints(event: &Event, hints: &mut Missing) {
-    let mut key = |k: Key| hints.add_key(k);
-    match event {
-        Event::ProductUpdated(e) => key(Key::Product(e.product_id.clone())),
-        Event::CreatorUpdated(e) => key(Key::Creator(e.creator_id.clone())),
-        Event::CreatorGroupSaved(e) => key(Key::Seller(e.seller_id.clone())),
-        Event::CampaignSubmitted(e) => {
-            key(Key::Campaign(e.campaign_id.clone()));
-            key(Key::Seller(e.seller_id.clone()));
-            for p in &e.products {
-                key(Key::Product(p.product_id.clone()));
-            }
-        }
-        Event::CampaignRecallRequested(e) => key(Key::Campaign(e.campaign_id.clone())),
-        Event::PaymentSucceeded(e) => {
-            key(Key::Campaign(e.campaign_id.clone()));
-            key(Key::Seller(e.seller_id.clone()));
-        }
-        Event::PaymentFailed(_) => {}
-        Event::SellerCreatorBlocked(e) | Event::SellerCreatorUnblocked(e) | Event::PartnershipPaused(e) => {
-            key(Key::Pair((e.seller_id.clone(), e.creator_id.clone())));
-            key(Key::Creator(e.creator_id.clone()));
-        }
-        Event::PartnershipEstablished(e) => {
-            key(Key::Pair((e.seller_id.clone(), e.creator_id.clone())));
-            key(Key::Creator(e.creator_id.clone()));
-        }
-        Event::DisputeOpened(e) => {
-            key(Key::Dispute(e.dispute_id.clone()));
-            key(Key::Pair((e.seller_id.clone(), e.creator_id.clone())));
-        }
-        Event::DisputeResolved(e) => key(Key::Dispute(e.dispute_id.clone())),
-        Event::CreatorJoinRequested(e) => {
-            key(Key::Campaign(e.campaign_id.clone()));
-            key(Key::Creator(e.creator_id.clone()));
-            key(Key::Participation((e.campaign_id.clone(), e.creator_id.clone())));
-        }
-        Event::SampleRequested(e) => {
-            key(Key::Sample(e.request_id.clone()));
-            key(Key::Campaign(e.campaign_id.clone()));
-            key(Key::Participation((e.campaign_id.clone(), e.creator_id.clone())));
-        }
-        Event::SampleShipped(e) | Event::SampleDelivered(e) => key(Key::Sample(e.request_id.clone())),
-        Event::SampleRefundablePurchased(e) => {
-            key(Key::Campaign(e.campaign_id.clone()));
-            key(Key::Creator(e.creator_id.clone()));
-            key(Key::Refundable(e.refundable_id.clone()));
-        }
-        Event::ContentPosted(e) => {
-            key(Key::Content(e.content_id.clone()));
-            key(Key::Creator(e.creator_id.clone()));
-        }
-        Event::OrderPaid(e) => {
-            key(Key::Order(e.order_id.clone()));
-            key(Key::Product(e.product_id.clone()));
-            if let Some(creator) = &e.creator_id {
-                key(Key::Creator(creator.clone()));
-                let seller: SellerId = e.seller_id.clone();
-                key(Key::Pair((seller, creator.clone())));
-            }
-            if let Some(content) = &e.content_id {
-                key(Key::Content(content.clone()));
-            }
-        }
-        Event::OrderCancelled(e) | Event::OrderSettled(e) => key(Key::Order(e.order_id.clone())),
-        Event::OrderRefunded(e) => key(Key::Order(e.order_id.clone())),
-        Event::CreatorViolationReported(e) => {
-            key(Key::Creator(e.creator_id.clone()));
-            hints.add_query(Query::PendingOrdersOf(e.creator_id.clone()));
-        }
-        Event::CreatorPlatformBlocked(e) => {
-            key(Key::Creator(e.creator_id.clone()));
-            hints.add_query(Query::PendingOrdersOf(e.creator_id.clone()));
-        }
-        Event::ClockTicked(tick) => {
-            key(Key::Clock(()));
-            hints.add_query(Query::TimersDue(tick.now));
-        }
-    }
 }

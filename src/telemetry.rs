@@ -8,7 +8,7 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::amqp::consumer::APPLY_FAILED;
+use crate::amqp::consumer::{APPLY_FAILED, RULE_FAILED};
 use crate::amqp::dead_letter::{DELIVERY_LIMIT_REASON, REPLAY_ACTIONS};
 use crate::config::{LogFormat, Settings, redact_url};
 use crate::wire::envelope::MalformedKind;
@@ -116,6 +116,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
     describe_counter!("collab_events_received_total", "Messages received from the work queue.");
     describe_counter!("collab_events_applied_total", "Events applied, by type.");
     describe_counter!(
+        "collab_decide_misses_total",
+        "Decisions thrown away because a rule read state its event's plan did not state, by type (should stay 0)."
+    );
+    describe_counter!(
         "collab_events_duplicate_total",
         "Events skipped as already applied, by type."
     );
@@ -178,7 +182,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
 
 /// Every reason the worker dead-letters a message for.
 pub fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
-    MalformedKind::ALL.iter().map(|k| k.code()).chain([APPLY_FAILED])
+    MalformedKind::ALL
+        .iter()
+        .map(|k| k.code())
+        .chain([APPLY_FAILED, RULE_FAILED])
 }
 
 /// Every metric exists from the start: an alert on the first dead letter,
@@ -190,6 +197,7 @@ fn register_at_zero() {
     for t in Event::TYPES {
         counter!("collab_events_applied_total", "type" => *t).increment(0);
         counter!("collab_events_duplicate_total", "type" => *t).increment(0);
+        counter!("collab_decide_misses_total", "type" => *t).increment(0);
     }
     for t in OutcomeData::TYPES {
         counter!("collab_outcomes_decided_total", "type" => *t).increment(0);
@@ -431,6 +439,12 @@ pub fn outbox_lag(age_seconds: f64, pending: i64) {
 
 pub fn consumer_prefetch(prefetch: u16) {
     gauge!("collab_consumer_prefetch").set(f64::from(prefetch));
+}
+
+/// A rule read what its event's plan did not state: the decision was thrown
+/// away and made again after loading it (the safety net of the pipeline).
+pub fn decide_missed(event_type: &str) {
+    counter!("collab_decide_misses_total", "type" => event_type.to_owned()).increment(1);
 }
 
 pub fn consumer_up() {

@@ -32,12 +32,35 @@ use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
 use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
+use crate::store::StoreError;
 use crate::store::outbox::Pending;
 use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent, RetryCause};
 use crate::wire::envelope::{self, Inbound, Malformed};
 
-/// Reason of a dead letter whose event kept failing to apply.
+/// Reason of a dead letter whose event the database kept refusing.
 pub const APPLY_FAILED: &str = "apply_failed";
+/// Reason of a dead letter whose event the rules could not decide (a bug:
+/// dead-lettered at the first failure, not retried).
+pub const RULE_FAILED: &str = "rule_failed";
+
+/// What became of one event of a batch, for the consumer to act on.
+enum Fate {
+    /// Committed — applied, or a duplicate: acked.
+    Done,
+    /// The rules failed on it: dead-lettered at once.
+    RuleFailed(crate::pipeline::RuleFailure),
+    /// The database refused it: retried alone, then dead-lettered.
+    Refused(String),
+}
+
+impl Fate {
+    fn of(verdict: Verdict) -> Fate {
+        match verdict {
+            Verdict::Failed(failure) => Fate::RuleFailed(failure),
+            Verdict::Applied { .. } | Verdict::Duplicate => Fate::Done,
+        }
+    }
+}
 
 /// Why the consumer stopped.
 #[derive(Debug)]
@@ -220,15 +243,22 @@ impl Consumer {
             deliveries.push(delivery);
         }
         if !parsed.is_empty() {
-            let Some(verdicts) = self.apply_with_retry(&parsed, interrupt).await else {
+            let Some(fates) = self.apply_with_retry(&parsed, interrupt).await else {
                 return;
             };
-            for (item, verdict) in parsed.iter().zip(verdicts) {
-                if let Verdict::Failed(reason) = verdict {
-                    let delivery = &deliveries[item.index];
-                    if !self.retry_alone(item, reason, delivery, interrupt).await {
-                        return;
+            for (item, fate) in parsed.iter().zip(fates) {
+                let delivery = &deliveries[item.index];
+                let settled = match fate {
+                    Fate::Done => true,
+                    // A bug repeats itself: no retries, the reason goes with it.
+                    Fate::RuleFailed(failure) => {
+                        self.give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
+                            .await
                     }
+                    Fate::Refused(reason) => self.retry_alone(item, reason, delivery, interrupt).await,
+                };
+                if !settled {
+                    return;
                 }
             }
         }
@@ -282,24 +312,25 @@ impl Consumer {
     /// Applies the batch, retrying while the database is unavailable. If the
     /// database refuses the batch, applies its events one by one so that one
     /// bad event does not hold back the others. `None`: interrupted.
-    async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Verdict>> {
+    async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Fate>> {
         let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
         match self.apply_until_available(&events, interrupt).await? {
-            Ok(verdicts) => Some(verdicts),
-            Err(error) if events.len() == 1 => Some(vec![Verdict::Failed(error)]),
+            Ok(verdicts) => Some(verdicts.into_iter().map(Fate::of).collect()),
+            Err(error) if events.len() == 1 => Some(vec![Fate::Refused(error.to_string())]),
             Err(error) => {
                 tracing::warn!(%error, size = events.len(), "batch refused; applying its events one by one");
-                let mut verdicts = Vec::with_capacity(events.len());
+                let mut fates = Vec::with_capacity(events.len());
                 for event in &events {
-                    match self
+                    let fate = match self
                         .apply_until_available(std::slice::from_ref(event), interrupt)
                         .await?
                     {
-                        Ok(mut v) => verdicts.push(v.pop().unwrap_or(Verdict::Failed("no verdict".into()))),
-                        Err(error) => verdicts.push(Verdict::Failed(error)),
-                    }
+                        Ok(verdicts) => verdicts.into_iter().next().map_or(Fate::Done, Fate::of),
+                        Err(error) => Fate::Refused(error.to_string()),
+                    };
+                    fates.push(fate);
                 }
-                Some(verdicts)
+                Some(fates)
             }
         }
     }
@@ -310,7 +341,7 @@ impl Consumer {
         &self,
         events: &[&Inbound],
         interrupt: &mut Interrupt,
-    ) -> Option<Result<Vec<Verdict>, String>> {
+    ) -> Option<Result<Vec<Verdict>, StoreError>> {
         let mut backoff = retry_schedule().build();
         loop {
             let started = Instant::now();
@@ -340,7 +371,7 @@ impl Consumer {
                         _ = interrupt.fired() => return None,
                     }
                 }
-                Err(error) => return Some(Err(error.to_string())),
+                Err(error) => return Some(Err(error)),
             }
         }
     }
@@ -371,21 +402,38 @@ impl Consumer {
             }
             match self.apply_until_available(&[&item.inbound], interrupt).await {
                 None => return false,
-                Some(Ok(verdicts)) => match verdicts.into_iter().next() {
-                    Some(Verdict::Failed(again)) => reason = again,
-                    _ => return true,
+                Some(Ok(verdicts)) => match verdicts.into_iter().next().map_or(Fate::Done, Fate::of) {
+                    Fate::Done => return true,
+                    Fate::RuleFailed(failure) => {
+                        return self
+                            .give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
+                            .await;
+                    }
+                    Fate::Refused(again) => reason = again,
                 },
-                Some(Err(again)) => reason = again,
+                Some(Err(again)) => reason = again.to_string(),
             }
         }
+        self.give_up(item, APPLY_FAILED, &reason, delivery, interrupt).await
+    }
+
+    /// Dead-letters an event that will not apply, with its reason.
+    async fn give_up(
+        &self,
+        item: &Parsed,
+        reason: &'static str,
+        detail: &str,
+        delivery: &Delivery,
+        interrupt: &mut Interrupt,
+    ) -> bool {
         DeadLettered {
-            reason: APPLY_FAILED,
-            detail: &reason,
+            reason,
+            detail,
             event_id: Some(item.inbound.meta.id.as_str()),
             event_type: Some(item.inbound.meta.type_name.as_str()),
         }
         .emit();
-        self.dead_letter(delivery, APPLY_FAILED, &reason, interrupt).await
+        self.dead_letter(delivery, reason, detail, interrupt).await
     }
 
     fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[Pending], elapsed: Duration) {

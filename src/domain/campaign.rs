@@ -1,17 +1,19 @@
 //! The seller side of campaigns: submission (C1–C11), payment (P1–P3),
-//! recall (R1–R2), and the refunds to sellers with the extra fee (K6).
+//! recall (R1–R2), settlement (K5) and the refunds to sellers with the
+//! extra fee (K6).
 
 use chrono::{Datelike, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 
 use super::ids;
-use super::state::{
-    Campaign, CampaignPlan, CampaignProduct, CampaignStatus, ChallengeMetric, ContentFilter, Miss, Product, RankBand,
-    Seller, TaskKind, TaskSpec, Time, Timer, TimerKey, Workspace,
+use super::model::{
+    Campaign, CampaignPlan, CampaignProduct, CampaignStatus, ChallengeMetric, ContentFilter, Emit, Product, RankBand,
+    Seller, TaskKind, TaskSpec, Time, Timer, TimerKey,
 };
+use super::workspace::{Plan, Workspace};
 use crate::wire::events::{CampaignRecallRequested, CampaignSubmitted, ContentType, PaymentSucceeded, Target};
 use crate::wire::outcomes::{
-    CampaignAccepted, CampaignRecallRejected, CampaignRef, CampaignRejected, CampaignScheduled, FeeCharged,
+    CampaignAccepted, CampaignRecallRejected, CampaignRejected, CampaignScheduled, CampaignSettled, FeeCharged,
     OutcomeData, PaymentRejected, PaymentRejection, Problem, RecallRejection, RefundDue, RefundReason, RefundTo,
     SubmissionProblem as P,
 };
@@ -61,11 +63,18 @@ fn days(d: Duration) -> String {
     format!("{} days", days.round_dp(2).normalize())
 }
 
+/// Reads: the campaign (C11), the seller (C4, C5), the products (C6, C7).
+pub fn submitted_reads(plan: &mut Plan<'_>, e: &CampaignSubmitted) {
+    plan.read::<Campaign>(&e.campaign_id);
+    plan.read::<Seller>(&e.seller_id);
+    plan.read_all::<Product>(e.products.iter().map(|p| &p.product_id));
+}
+
 /// C1–C11: accepts or rejects a submission as a whole.
-pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Miss> {
+pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) {
     let t = ws.now();
     let mut problems = Problems::default();
-    if ws.get::<Campaign>(&e.campaign_id)?.is_some() {
+    if ws.get::<Campaign>(&e.campaign_id).is_some() {
         problems.add(
             P::CampaignImmutable,
             "campaign_id",
@@ -102,9 +111,7 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
         problems.add(P::StartsInPast, "starts_at", "starts before the submission time");
     }
     // C4
-    let mut seller = ws
-        .get::<Seller>(&e.seller_id)?
-        .unwrap_or_else(|| Seller::new(e.seller_id.clone()));
+    let mut seller = ws.get_or_new::<Seller>(&e.seller_id);
     let window_start = t - Duration::days(QUOTA_WINDOW_DAYS);
     let in_window = seller
         .accepted_submissions
@@ -127,7 +134,7 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
         );
     }
     // C6, C7
-    let products = check_products(ws, e, t, &mut problems)?;
+    let products = check_products(ws, e, t, &mut problems);
     // C10
     problems.money("budget", e.budget.0);
     let budget = e.budget.0;
@@ -147,7 +154,7 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
                 reasons: problems.0,
             }),
         );
-        return Ok(());
+        return;
     };
     let capacity = match &plan {
         CampaignPlan::Task { reward, .. } => (budget / reward).floor().try_into().ok(),
@@ -194,7 +201,6 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) -> Result<(), Mi
         }),
     );
     ws.put(campaign);
-    Ok(())
 }
 
 /// C6 and C7 for every product of the submission.
@@ -203,7 +209,7 @@ fn check_products(
     e: &CampaignSubmitted,
     t: Time,
     problems: &mut Problems,
-) -> Result<Vec<CampaignProduct>, Miss> {
+) -> Vec<CampaignProduct> {
     if e.products.is_empty() {
         problems.add(
             P::ProductNotEligible,
@@ -212,7 +218,7 @@ fn check_products(
         );
     }
     let ids: Vec<_> = e.products.iter().map(|p| p.product_id.clone()).collect();
-    let known = ws.get_many::<Product>(&ids)?;
+    let known = ws.read_many::<Product>(&ids);
     let mut accepted = Vec::new();
     for (i, (submitted, product)) in e.products.iter().zip(known).enumerate() {
         let field = |name: &str| format!("products[{i}].{name}");
@@ -270,7 +276,7 @@ fn check_products(
             refundable_goal: submitted.refundable_sample_goal_units,
         });
     }
-    Ok(accepted)
+    accepted
 }
 
 fn content_filter(raw: &str) -> Option<ContentFilter> {
@@ -508,10 +514,16 @@ fn rank_rewards_total(bands: &[crate::wire::events::SubmittedRankReward]) -> Opt
     })
 }
 
+/// Reads: the campaign, and its seller for the tax report (K7).
+pub fn payment_succeeded_reads(plan: &mut Plan<'_>, e: &PaymentSucceeded) {
+    plan.read::<Campaign>(&e.campaign_id);
+    plan.read::<Seller>(&e.seller_id);
+}
+
 /// P1, P2: a payment schedules a pending campaign or is refunded.
-pub fn payment_succeeded(ws: &mut Workspace<'_>, e: &PaymentSucceeded) -> Result<(), Miss> {
+pub fn payment_succeeded(ws: &mut Workspace<'_>, e: &PaymentSucceeded) {
     let t = ws.now();
-    let campaign = ws.get::<Campaign>(&e.campaign_id)?;
+    let campaign = ws.get::<Campaign>(&e.campaign_id);
     let rejection = match &campaign {
         None => Some(PaymentRejection::UnknownCampaign),
         Some(c) if c.seller_id != e.seller_id => Some(PaymentRejection::SellerMismatch),
@@ -543,7 +555,7 @@ pub fn payment_succeeded(ws: &mut Workspace<'_>, e: &PaymentSucceeded) -> Result
                     due_at: campaign.ends_at + ws.rules.challenge_finalization_lag,
                 });
             }
-            schedule_tax_report(ws, &campaign.seller_id, t)?;
+            schedule_tax_report(ws, &campaign.seller_id, t);
             ws.emit(
                 campaign.id.as_str(),
                 OutcomeData::CampaignScheduled(CampaignScheduled {
@@ -581,7 +593,6 @@ pub fn payment_succeeded(ws: &mut Workspace<'_>, e: &PaymentSucceeded) -> Result
             );
         }
     }
-    Ok(())
 }
 
 /// `YYYY-MM` of a time.
@@ -601,14 +612,10 @@ pub fn next_month_start(t: Time) -> Time {
 
 /// K7: the month of a successful payment gets a tax report on the 7th of the
 /// following month.
-fn schedule_tax_report(
-    ws: &mut Workspace<'_>,
-    seller: &crate::wire::values::SellerId,
-    paid_at: Time,
-) -> Result<(), Miss> {
+fn schedule_tax_report(ws: &mut Workspace<'_>, seller: &crate::wire::values::SellerId, paid_at: Time) {
     let month = month_of(paid_at);
     let already = ws
-        .get::<Seller>(seller)?
+        .read::<Seller>(seller)
         .is_some_and(|s| s.tax_reports_sent.contains(&month));
     if !already {
         ws.put(Timer {
@@ -616,13 +623,17 @@ fn schedule_tax_report(
             due_at: next_month_start(paid_at) + Duration::days(6),
         });
     }
-    Ok(())
+}
+
+/// Reads: the campaign.
+pub fn recall_requested_reads(plan: &mut Plan<'_>, e: &CampaignRecallRequested) {
+    plan.read::<Campaign>(&e.campaign_id);
 }
 
 /// R1, R2
-pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) -> Result<(), Miss> {
+pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) {
     let campaign = ws
-        .get::<Campaign>(&e.campaign_id)?
+        .get::<Campaign>(&e.campaign_id)
         .filter(|c| c.seller_id == e.seller_id);
     let reason = match campaign.as_ref().map(|c| c.status) {
         Some(CampaignStatus::Scheduled) => None,
@@ -640,10 +651,7 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) -> 
             }
             ws.emit(
                 campaign.id.as_str(),
-                OutcomeData::CampaignRecalled(CampaignRef {
-                    campaign_id: campaign.id.clone(),
-                    seller_id: campaign.seller_id.clone(),
-                }),
+                OutcomeData::CampaignRecalled(campaign.reference()),
             );
             refund_seller(ws, &campaign, campaign.deposit, RefundReason::CampaignRecalled);
             ws.put(campaign);
@@ -657,7 +665,6 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) -> 
             }),
         ),
     }
-    Ok(())
 }
 
 /// A refund of campaign money to the seller, with K6: if the campaign was
@@ -719,10 +726,22 @@ pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &Campaign, amount: Decima
     );
 }
 
-/// Outcome data for the campaign lifecycle transitions of the clock.
-pub fn campaign_ref(campaign: &Campaign) -> CampaignRef {
-    CampaignRef {
-        campaign_id: campaign.id.clone(),
-        seller_id: campaign.seller_id.clone(),
-    }
+/// K5: charged = rewards issued and not cancelled; the rest is refunded.
+pub fn settle(ws: &mut Workspace<'_>, campaign: &mut Campaign) {
+    let rewards_total = campaign.rewards_total;
+    let refunded = campaign.deposit - rewards_total;
+    refund_seller(ws, campaign, refunded, RefundReason::UnusedBudget);
+    campaign.status = CampaignStatus::Settled;
+    ws.emit(
+        campaign.id.as_str(),
+        OutcomeData::CampaignSettled(CampaignSettled {
+            campaign_id: campaign.id.clone(),
+            seller_id: campaign.seller_id.clone(),
+            deposit: campaign.deposit,
+            rewards_total,
+            charged: rewards_total,
+            refunded,
+            currency: campaign.currency.clone(),
+        }),
+    );
 }

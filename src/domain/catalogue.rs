@@ -2,22 +2,27 @@
 //!
 //! Products, creators and groups keep their history, because the rules read
 //! them "as of" a business time: the product's current rate at the order's
-//! time (O2), the creator and group as known at join time (G2).
+//! time (O2), the creator and group as known at join time (G2, with
+//! [`CreatorProfile::matches`](super::model::CreatorProfile::matches)).
 
-use super::commission;
-use super::state::{
-    Creator, CreatorProfile, GroupVersion, Miss, Product, ProductVersion, Seller, Workspace, insert_by_time,
-};
-use crate::wire::events::{CreatorGroupSaved, CreatorUpdated, GroupCriteria, ProductUpdated};
+use super::model::{Creator, CreatorProfile, Emit, GroupVersion, Product, ProductVersion, Seller, insert_by_time};
+use super::workspace::{Plan, Workspace};
+use crate::wire::events::{CreatorGroupSaved, CreatorUpdated, ProductUpdated};
 use crate::wire::outcomes::{CreatorGroupRejected, GroupRejection, OutcomeData};
+use crate::wire::values::OrderId;
 
 /// G1: a seller holds at most this many groups.
 pub const GROUP_LIMIT: usize = 100;
 
-pub fn product_updated(ws: &mut Workspace<'_>, e: &ProductUpdated) -> Result<(), Miss> {
-    let mut product = ws
-        .get::<Product>(&e.product_id)?
-        .unwrap_or_else(|| Product::new(e.product_id.clone()));
+/// Reads: the product.
+pub fn product_updated_reads(plan: &mut Plan<'_>, e: &ProductUpdated) {
+    plan.read::<Product>(&e.product_id);
+}
+
+/// Records the new version. Returns the orders that waited for the product
+/// to be known (their commissions are decided now, by the cascade).
+pub fn product_updated(ws: &mut Workspace<'_>, e: &ProductUpdated) -> (Product, Vec<OrderId>) {
+    let mut product = ws.get_or_new::<Product>(&e.product_id);
     product.record(ProductVersion {
         time: ws.now(),
         seller_id: e.seller_id.clone(),
@@ -26,15 +31,18 @@ pub fn product_updated(ws: &mut Workspace<'_>, e: &ProductUpdated) -> Result<(),
         open_collab_rate: e.open_collab_rate,
         open_collab_shop_ads_rate: e.open_collab_shop_ads_rate,
     });
-    commission::product_arrived(ws, &mut product)?;
-    ws.put(product);
-    Ok(())
+    let waiting = std::mem::take(&mut product.waiting_orders);
+    ws.put(product.clone());
+    (product, waiting)
 }
 
-pub fn creator_updated(ws: &mut Workspace<'_>, e: &CreatorUpdated) -> Result<(), Miss> {
-    let mut creator = ws
-        .get::<Creator>(&e.creator_id)?
-        .unwrap_or_else(|| Creator::new(e.creator_id.clone()));
+/// Reads: the creator.
+pub fn creator_updated_reads(plan: &mut Plan<'_>, e: &CreatorUpdated) {
+    plan.read::<Creator>(&e.creator_id);
+}
+
+pub fn creator_updated(ws: &mut Workspace<'_>, e: &CreatorUpdated) {
+    let mut creator = ws.get_or_new::<Creator>(&e.creator_id);
     let profile = CreatorProfile {
         level: e.level,
         followers: e.followers,
@@ -45,14 +53,16 @@ pub fn creator_updated(ws: &mut Workspace<'_>, e: &CreatorUpdated) -> Result<(),
     };
     insert_by_time(&mut creator.profiles, ws.now(), profile);
     ws.put(creator);
-    Ok(())
+}
+
+/// Reads: the seller (its groups).
+pub fn creator_group_saved_reads(plan: &mut Plan<'_>, e: &CreatorGroupSaved) {
+    plan.read::<Seller>(&e.seller_id);
 }
 
 /// G1: create or replace a group; a new group beyond the limit is rejected.
-pub fn creator_group_saved(ws: &mut Workspace<'_>, e: &CreatorGroupSaved) -> Result<(), Miss> {
-    let mut seller = ws
-        .get::<Seller>(&e.seller_id)?
-        .unwrap_or_else(|| Seller::new(e.seller_id.clone()));
+pub fn creator_group_saved(ws: &mut Workspace<'_>, e: &CreatorGroupSaved) {
+    let mut seller = ws.get_or_new::<Seller>(&e.seller_id);
     if !seller.groups.contains_key(&e.group_id) && seller.groups.len() >= GROUP_LIMIT {
         ws.emit(
             e.group_id.as_str(),
@@ -62,7 +72,7 @@ pub fn creator_group_saved(ws: &mut Workspace<'_>, e: &CreatorGroupSaved) -> Res
                 reason: GroupRejection::GroupLimitReached,
             }),
         );
-        return Ok(());
+        return;
     }
     let version = GroupVersion {
         time: ws.now(),
@@ -73,76 +83,4 @@ pub fn creator_group_saved(ws: &mut Workspace<'_>, e: &CreatorGroupSaved) -> Res
     let at = versions.partition_point(|v| v.time <= version.time);
     versions.insert(at, version);
     ws.put(seller);
-    Ok(())
-}
-
-fn within<T: PartialOrd + Copy>(value: T, min: Option<T>, max: Option<T>) -> bool {
-    min.is_none_or(|m| m <= value) && max.is_none_or(|m| value <= m)
-}
-
-/// G2: a creator matches a group when every criterion present holds.
-pub fn matches(criteria: &GroupCriteria, creator: &CreatorProfile) -> bool {
-    criteria
-        .categories
-        .as_ref()
-        .is_none_or(|cs| cs.iter().any(|c| creator.categories.contains(c)))
-        && within(creator.level, criteria.level_min, criteria.level_max)
-        && within(creator.followers, criteria.followers_min, criteria.followers_max)
-        && criteria
-            .content_types
-            .as_ref()
-            .is_none_or(|ts| ts.iter().any(|t| creator.content_types.contains(t)))
-        && within(
-            creator.avg_commission_rate,
-            criteria.avg_commission_rate_min,
-            criteria.avg_commission_rate_max,
-        )
-        && criteria
-            .max_fake_order_risk
-            .is_none_or(|max| creator.fake_order_risk <= max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::events::{ContentType, Risk};
-    use crate::wire::values::Rate;
-    use rust_decimal::Decimal;
-
-    fn creator() -> CreatorProfile {
-        CreatorProfile {
-            level: 4,
-            followers: 5_000,
-            categories: vec!["beauty".into(), "home".into()],
-            content_types: vec![ContentType::Video],
-            avg_commission_rate: Rate::new(Decimal::new(12, 2)).unwrap_or_default(),
-            fake_order_risk: Risk::Medium,
-        }
-    }
-
-    #[test]
-    fn an_empty_group_matches_everyone() {
-        assert!(matches(&GroupCriteria::default(), &creator()));
-    }
-
-    #[test]
-    fn every_present_criterion_must_hold() {
-        let c = creator();
-        let g = |f: fn(&mut GroupCriteria)| {
-            let mut g = GroupCriteria::default();
-            f(&mut g);
-            matches(&g, &c)
-        };
-        assert!(g(|g| g.categories = Some(vec!["home".into(), "toys".into()])));
-        assert!(!g(|g| g.categories = Some(vec!["toys".into()])));
-        assert!(g(|g| g.level_min = Some(4)));
-        assert!(g(|g| g.level_max = Some(4)));
-        assert!(!g(|g| g.level_min = Some(5)));
-        assert!(!g(|g| g.followers_max = Some(4_999)));
-        assert!(!g(|g| g.content_types = Some(vec![ContentType::Live])));
-        assert!(g(|g| g.max_fake_order_risk = Some(Risk::Medium)));
-        assert!(!g(|g| g.max_fake_order_risk = Some(Risk::Low)));
-        assert!(!g(|g| g.avg_commission_rate_min = Rate::new(Decimal::new(13, 2))));
-        assert!(g(|g| g.avg_commission_rate_max = Rate::new(Decimal::new(12, 2))));
-    }
 }

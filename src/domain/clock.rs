@@ -1,121 +1,99 @@
-//! The campaign clock (K1–K7): a `clock.ticked` applies everything that
-//! became due at or before its `now`, in rule order.
+//! The campaign clock (K1–K3, K7): a `clock.ticked` applies, in rule
+//! order, everything that became due at or before its `now`.
+//!
+//! This module finds the due timers and moves campaigns through their
+//! lifecycle; what a timer sets off in other families — settlement (K5),
+//! challenge rankings (H3), refundable-sample deadlines (K4) — is wired in
+//! the `cascade` module.
 
-use super::campaign::{campaign_ref, refund_seller};
-use super::participation::finalize_challenge;
-use super::sample::refundable_deadline;
-use super::state::{Campaign, CampaignStatus, Clock, Miss, Query, Seller, Timer, TimerKey, Workspace};
-use crate::wire::outcomes::{CampaignSettled, OutcomeData, RefundReason, TaxReportAvailable};
+use std::sync::Arc;
 
-pub fn ticked(ws: &mut Workspace<'_>) -> Result<(), Miss> {
-    let now = ws.now();
-    let mut clock = ws.get::<Clock>(&())?.unwrap_or_default();
-    if clock.last_tick.is_some_and(|last| now <= last) {
-        // A stale or repeated tick has no effect.
-        return Ok(());
-    }
-    clock.last_tick = Some(now);
-    let mut due = ws.query::<Timer>(&Query::TimersDue(now))?;
-    due.sort_by(|a, b| (a.id.rank(), a.due_at, &a.id).cmp(&(b.id.rank(), b.due_at, &b.id)));
-    for timer in due {
-        ws.delete::<Timer>(&timer.id);
-        fire(ws, &timer.id)?;
-    }
-    ws.put(clock);
-    Ok(())
-}
+use super::model::{Campaign, CampaignStatus, Clock, Emit, Seller, Time, Timer, TimerKey};
+use super::workspace::{Plan, Query, Workspace};
+use crate::wire::outcomes::{OutcomeData, TaxReportAvailable};
+use crate::wire::values::{CampaignId, SellerId};
 
-fn fire(ws: &mut Workspace<'_>, timer: &TimerKey) -> Result<(), Miss> {
-    match timer {
-        TimerKey::PaymentDue(id) => transition(ws, id, CampaignStatus::PendingPayment, |ws, campaign| {
-            // K1
-            campaign.status = CampaignStatus::Expired;
-            ws.emit(
-                campaign.id.as_str(),
-                OutcomeData::CampaignExpired(campaign_ref(campaign)),
-            );
-            Ok(())
-        }),
-        TimerKey::Start(id) => transition(ws, id, CampaignStatus::Scheduled, |ws, campaign| {
-            // K2
-            campaign.status = CampaignStatus::Ongoing;
-            ws.emit(
-                campaign.id.as_str(),
-                OutcomeData::CampaignStarted(campaign_ref(campaign)),
-            );
-            Ok(())
-        }),
-        TimerKey::End(id) => transition(ws, id, CampaignStatus::Ongoing, |ws, campaign| {
-            // K3: a task campaign settles at once; a challenge waits for the lag.
-            campaign.status = CampaignStatus::Ended;
-            ws.emit(campaign.id.as_str(), OutcomeData::CampaignEnded(campaign_ref(campaign)));
-            if campaign.is_task() {
-                settle(ws, campaign);
+/// Reads: the clock, the timers due, and what each is about (its campaign,
+/// its seller). Returns the due timers, for the families that react.
+pub fn tick_reads(plan: &mut Plan<'_>, now: Time) -> Vec<Arc<Timer>> {
+    plan.read::<Clock>(&());
+    let due = plan.query::<Timer>(Query::TimersDue(now));
+    for timer in &due {
+        match &timer.id {
+            TimerKey::PaymentDue(id) | TimerKey::Start(id) | TimerKey::End(id) | TimerKey::Finalize(id) => {
+                plan.read::<Campaign>(id);
             }
-            Ok(())
-        }),
-        TimerKey::Finalize(id) => transition(ws, id, CampaignStatus::Ended, |ws, campaign| {
-            // K3, H3
-            finalize_challenge(ws, campaign)?;
-            settle(ws, campaign);
-            Ok(())
-        }),
-        TimerKey::RefundableDeadline(id) => refundable_deadline(ws, id),
-        TimerKey::TaxReport(seller_id, month) => {
-            // K7
-            let mut seller = ws
-                .get::<Seller>(seller_id)?
-                .unwrap_or_else(|| Seller::new(seller_id.clone()));
-            if seller.tax_reports_sent.insert(month.clone()) {
-                ws.emit(
-                    &format!("{seller_id}/{month}"),
-                    OutcomeData::TaxReportAvailable(TaxReportAvailable {
-                        seller_id: seller_id.clone(),
-                        month: month.clone(),
-                    }),
-                );
-                ws.put(seller);
+            TimerKey::TaxReport(seller, _) => {
+                plan.read::<Seller>(seller);
             }
-            Ok(())
+            TimerKey::RefundableDeadline(_) => {}
         }
     }
+    due
 }
 
-/// Runs `f` on the campaign if it is in status `from`; a timer whose
-/// campaign moved on (recalled, paid…) does nothing.
-fn transition(
-    ws: &mut Workspace<'_>,
-    id: &crate::wire::values::CampaignId,
-    from: CampaignStatus,
-    f: impl FnOnce(&mut Workspace<'_>, &mut Campaign) -> Result<(), Miss>,
-) -> Result<(), Miss> {
-    let Some(mut campaign) = ws.get::<Campaign>(id)? else {
-        return Ok(());
-    };
-    if campaign.status != from {
-        return Ok(());
+/// A tick: the timers due at or before its `now`, in rule order (K1…K7),
+/// each removed. A tick not later than the latest one applied has no effect.
+pub fn tick(ws: &mut Workspace<'_>) -> Vec<Timer> {
+    let now = ws.now();
+    let mut clock = ws.get_or_new::<Clock>(&());
+    if clock.last_tick.is_some_and(|last| now <= last) {
+        return Vec::new();
     }
-    f(ws, &mut campaign)?;
-    ws.put(campaign);
-    Ok(())
+    clock.last_tick = Some(now);
+    ws.put(clock);
+    let mut due = ws.query::<Timer>(&Query::TimersDue(now));
+    due.sort_by(|a, b| (a.id.rank(), a.due_at, &a.id).cmp(&(b.id.rank(), b.due_at, &b.id)));
+    for timer in &due {
+        ws.delete::<Timer>(&timer.id);
+    }
+    due
 }
 
-/// K5: charged = rewards issued and not cancelled; the rest is refunded.
-pub fn settle(ws: &mut Workspace<'_>, campaign: &mut Campaign) {
-    let rewards_total = campaign.rewards_total();
-    let refunded = campaign.deposit - rewards_total;
-    refund_seller(ws, campaign, refunded, RefundReason::UnusedBudget);
-    campaign.status = CampaignStatus::Settled;
-    ws.emit(
-        campaign.id.as_str(),
-        OutcomeData::CampaignSettled(CampaignSettled {
-            campaign_id: campaign.id.clone(),
-            seller_id: campaign.seller_id.clone(),
-            deposit: campaign.deposit,
-            rewards_total,
-            charged: rewards_total,
-            refunded,
-            currency: campaign.currency.clone(),
-        }),
-    );
+/// The campaign if it is in status `from`; a timer whose campaign moved on
+/// (recalled, paid…) does nothing.
+pub fn campaign_in(ws: &mut Workspace<'_>, id: &CampaignId, from: CampaignStatus) -> Option<Campaign> {
+    ws.get::<Campaign>(id).filter(|c| c.status == from)
+}
+
+/// K1: an unpaid campaign past its payment deadline expires.
+pub fn payment_due(ws: &mut Workspace<'_>, id: &CampaignId) {
+    if let Some(mut campaign) = campaign_in(ws, id, CampaignStatus::PendingPayment) {
+        campaign.status = CampaignStatus::Expired;
+        ws.emit(campaign.id.as_str(), OutcomeData::CampaignExpired(campaign.reference()));
+        ws.put(campaign);
+    }
+}
+
+/// K2: a scheduled campaign starts.
+pub fn start(ws: &mut Workspace<'_>, id: &CampaignId) {
+    if let Some(mut campaign) = campaign_in(ws, id, CampaignStatus::Scheduled) {
+        campaign.status = CampaignStatus::Ongoing;
+        ws.emit(campaign.id.as_str(), OutcomeData::CampaignStarted(campaign.reference()));
+        ws.put(campaign);
+    }
+}
+
+/// K3: an ongoing campaign ends. Returns it, not yet written: a task
+/// campaign is settled at once, a challenge after the finalization lag.
+pub fn end(ws: &mut Workspace<'_>, id: &CampaignId) -> Option<Campaign> {
+    let mut campaign = campaign_in(ws, id, CampaignStatus::Ongoing)?;
+    campaign.status = CampaignStatus::Ended;
+    ws.emit(campaign.id.as_str(), OutcomeData::CampaignEnded(campaign.reference()));
+    Some(campaign)
+}
+
+/// K7: the month's tax report, once per seller and month.
+pub fn tax_report(ws: &mut Workspace<'_>, seller_id: &SellerId, month: &str) {
+    let mut seller = ws.get_or_new::<Seller>(seller_id);
+    if seller.tax_reports_sent.insert(month.to_owned()) {
+        ws.emit(
+            &format!("{seller_id}/{month}"),
+            OutcomeData::TaxReportAvailable(TaxReportAvailable {
+                seller_id: seller_id.clone(),
+                month: month.to_owned(),
+            }),
+        );
+        ws.put(seller);
+    }
 }

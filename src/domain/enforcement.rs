@@ -2,50 +2,62 @@
 //! connections, disputes, platform blocks, partnerships.
 //!
 //! Each rule here decides *which* commissions it touches; what happens to one
-//! commission is in [`super::commission`], shared with late-arriving orders
-//! that replay these facts.
+//! commission is a method of [`Order`], shared with late-arriving orders
+//! that replay these facts (`commission`).
 
 use std::collections::BTreeSet;
 
-use super::commission;
-use super::participation::set_status;
-use super::state::{Campaign, Creator, Dispute, Miss, Order, Pair, Participation, Query, Time, Violation, Workspace};
+use super::model::{Campaign, Creator, Dispute, Emit, Order, Pair, Participation, Violation};
+use super::workspace::{Plan, Query, Workspace};
 use crate::wire::events::{
     CreatorPlatformBlocked, CreatorViolationReported, DisputeOpened, DisputeResolved, PartnershipEstablished,
     SellerCreator,
 };
 use crate::wire::outcomes::{
     CancelReason, CommissionDemoted, OutcomeData, ParticipationStatus, PartnershipAccepted, PartnershipRejected,
-    PartnershipRejection, RewardCancelReason, RewardCancelled, SellerViolationNotice,
+    PartnershipRejection, RewardCancelReason, RewardCancelled,
 };
-use crate::wire::values::{CreatorId, Rate, SellerId};
+use crate::wire::values::{CreatorId, OrderId, Rate, SellerId};
 
-fn creator(ws: &mut Workspace<'_>, id: &CreatorId) -> Result<Creator, Miss> {
-    Ok(ws.get::<Creator>(id)?.unwrap_or_else(|| Creator::new(id.clone())))
+fn pair_id(seller: &SellerId, creator: &CreatorId) -> (SellerId, CreatorId) {
+    (seller.clone(), creator.clone())
 }
 
-fn pair(ws: &mut Workspace<'_>, seller: &SellerId, creator: &CreatorId) -> Result<Pair, Miss> {
-    let id = (seller.clone(), creator.clone());
-    Ok(ws
-        .get::<Pair>(&id)?
-        .unwrap_or_else(|| Pair::new(seller.clone(), creator.clone())))
-}
-
-/// Pending commissions of a creator, optionally only those with one seller.
-fn pending_orders(ws: &mut Workspace<'_>, creator: &CreatorId, seller: Option<&SellerId>) -> Result<Vec<Order>, Miss> {
-    let mut orders = ws.query::<Order>(&Query::PendingOrdersOf(creator.clone()))?;
+/// Pending commissions of a creator, optionally only those with one seller,
+/// in the order they were paid.
+fn pending_orders(ws: &mut Workspace<'_>, creator: &CreatorId, seller: Option<&SellerId>) -> Vec<Order> {
+    let mut orders = ws.query::<Order>(&Query::PendingOrdersOf(creator.clone()));
     if let Some(seller) = seller {
         orders.retain(|o| o.paid.as_ref().is_some_and(|p| &p.seller_id == seller));
     }
     orders.sort_by(|a, b| (a.paid.as_ref().map(|p| p.time), &a.id).cmp(&(b.paid.as_ref().map(|p| p.time), &b.id)));
-    Ok(orders)
+    orders
+}
+
+/// The creator's participations, as enforcement reads them (and, with
+/// `campaigns`, their campaigns).
+fn participations_reads(plan: &mut Plan<'_>, creator: &CreatorId, seller: Option<&SellerId>, campaigns: bool) {
+    if let Some(c) = plan.read::<Creator>(creator) {
+        for campaign in c.campaigns(seller) {
+            plan.read::<Participation>(&(campaign.clone(), creator.clone()));
+            if campaigns {
+                plan.read::<Campaign>(campaign);
+            }
+        }
+    }
+}
+
+/// Reads: the creator, its pending commissions, its participations (V2).
+pub fn violation_reported_reads(plan: &mut Plan<'_>, e: &CreatorViolationReported) {
+    plan.query::<Order>(Query::PendingOrdersOf(e.creator_id.clone()));
+    participations_reads(plan, &e.creator_id, None, false);
 }
 
 /// V1, V2
-pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) -> Result<(), Miss> {
-    let mut c = creator(ws, &e.creator_id)?;
+pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) {
+    let mut c = ws.get_or_new::<Creator>(&e.creator_id);
     if c.violations.iter().any(|v| v.id == e.violation_id) {
-        return Ok(());
+        return;
     }
     let mut violation = Violation {
         id: e.violation_id.clone(),
@@ -60,8 +72,8 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
             rate: Rate::ZERO,
         }),
     );
-    for mut order in pending_orders(ws, &e.creator_id, None)? {
-        commission::on_violation(ws, &mut order);
+    for mut order in pending_orders(ws, &e.creator_id, None) {
+        order.on_violation(ws);
         ws.put(order);
     }
     // V2: sellers with a partnership or a live campaign participation.
@@ -71,68 +83,43 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
         .iter()
         .map(|(k, _)| (k.clone(), c.id.clone()))
         .collect();
-    for p in ws.get_many::<Participation>(&keys)?.into_iter().flatten() {
+    for p in ws.read_many::<Participation>(&keys).into_iter().flatten() {
         if p.status != ParticipationStatus::Removed {
-            sellers.insert(p.seller_id);
+            sellers.insert(p.seller_id.clone());
         }
     }
     for seller in sellers {
-        notify(ws, &c.id, &mut violation, &seller);
+        violation.notify(&c.id, &seller, ws);
     }
     c.violations.push(violation);
     ws.put(c);
-    Ok(())
 }
 
-/// V2: one `seller.violation_notice` per (violation, seller), whichever
-/// event causes it.
-fn notify(ws: &mut Workspace<'_>, creator: &CreatorId, violation: &mut Violation, seller: &SellerId) {
-    if !violation.notified.insert(seller.clone()) {
-        return;
-    }
-    ws.emit(
-        &format!("{seller}/{}", violation.id),
-        OutcomeData::SellerViolationNotice(SellerViolationNotice {
-            seller_id: seller.clone(),
-            creator_id: creator.clone(),
-            violation_id: violation.id.clone(),
-            options: ["pause", "dispute", "none"],
-        }),
-    );
-}
-
-/// V2 for a connection that arrived after violations later than it: a
-/// partnership or an accepted participation of `pair`'s seller since
-/// `since`. The seller was connected with the creator when each violation
-/// at or after `since` happened (a fact at the same instant counts as
-/// earlier, decision 1), unless the pair was paused by then, so it gets the
-/// notice it would have had in time order — once.
-pub fn notify_late_connection(ws: &mut Workspace<'_>, creator: &mut Creator, pair: &Pair, since: Time) {
-    let seller = &pair.id.0;
-    for violation in creator.violations.iter_mut() {
-        if violation.time >= since && !pair.paused_by(violation.time) {
-            notify(ws, &pair.id.1, violation, seller);
-        }
-    }
+/// Reads: the pair, the creator, its pending commissions and its
+/// participations in the seller's campaigns.
+pub fn partnership_paused_reads(plan: &mut Plan<'_>, e: &SellerCreator) {
+    plan.read::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
+    plan.query::<Order>(Query::PendingOrdersOf(e.creator_id.clone()));
+    participations_reads(plan, &e.creator_id, Some(&e.seller_id), false);
 }
 
 /// V3: the connection ends for good.
-pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) -> Result<(), Miss> {
-    let mut p = pair(ws, &e.seller_id, &e.creator_id)?;
+pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) {
+    let mut p = ws.get_or_new::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
     if p.paused_at.is_some() {
-        return Ok(());
+        return;
     }
     let paused_at = ws.now();
     p.paused_at = Some(paused_at);
     ws.put(p);
-    let mut c = creator(ws, &e.creator_id)?;
+    let mut c = ws.get_or_new::<Creator>(&e.creator_id);
     c.partner_sellers.remove(&e.seller_id);
-    for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id))? {
+    for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id)) {
         // An order made at or after the pause earns 0 (O2.2), whenever the pause arrives.
         if order.paid.as_ref().is_some_and(|paid| paid.time >= paused_at) {
-            commission::on_pause_after_order(ws, &mut order);
+            order.on_pause_after_order(ws);
         } else {
-            commission::on_pause(ws, &mut order);
+            order.on_pause(ws);
         }
         ws.put(order);
     }
@@ -142,90 +129,114 @@ pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) -> Result<(
         .filter(|(_, seller)| *seller == e.seller_id)
         .map(|(k, _)| (k.clone(), c.id.clone()))
         .collect();
-    for mut participation in ws.get_many::<Participation>(&keys)?.into_iter().flatten() {
-        set_status(ws, &mut participation, ParticipationStatus::Removed);
+    for mut participation in ws.get_many::<Participation>(&keys) {
+        participation.set_status(ParticipationStatus::Removed, ws);
         ws.put(participation);
     }
     ws.put(c);
-    Ok(())
+}
+
+/// Reads of settling a dispute both sides of which are known: the pair, the
+/// creator's pending commissions, the listed orders.
+fn resolve_reads(plan: &mut Plan<'_>, seller: &SellerId, creator: &CreatorId, listed: &[OrderId]) {
+    plan.read::<Pair>(&pair_id(seller, creator));
+    plan.query::<Order>(Query::PendingOrdersOf(creator.clone()));
+    plan.read_all::<Order>(listed);
+}
+
+/// Reads: the dispute, the pair, the creator's pending commissions, and the
+/// listed orders if the resolution arrived first.
+pub fn dispute_opened_reads(plan: &mut Plan<'_>, e: &DisputeOpened) {
+    let listed = plan
+        .read::<Dispute>(&e.dispute_id)
+        .and_then(|d| d.resolved.as_ref().map(|(_, listed)| listed.clone()))
+        .unwrap_or_default();
+    resolve_reads(plan, &e.seller_id, &e.creator_id, &listed);
+}
+
+/// Reads: the dispute, and if it was opened, what resolving it reads.
+pub fn dispute_resolved_reads(plan: &mut Plan<'_>, e: &DisputeResolved) {
+    if let Some(dispute) = plan.read::<Dispute>(&e.dispute_id)
+        && let Some((_, seller, creator)) = &dispute.opened
+    {
+        resolve_reads(plan, seller, creator, &e.cancelled_order_ids);
+    }
 }
 
 /// V4: an open dispute holds the pair's pending commissions.
-pub fn dispute_opened(ws: &mut Workspace<'_>, e: &DisputeOpened) -> Result<(), Miss> {
-    let mut dispute = ws
-        .get::<Dispute>(&e.dispute_id)?
-        .unwrap_or_else(|| Dispute::new(e.dispute_id.clone()));
+pub fn dispute_opened(ws: &mut Workspace<'_>, e: &DisputeOpened) {
+    let mut dispute = ws.get_or_new::<Dispute>(&e.dispute_id);
     if dispute.opened.is_some() {
-        return Ok(());
+        return;
     }
     dispute.opened = Some((ws.now(), e.seller_id.clone(), e.creator_id.clone()));
-    let mut p = pair(ws, &e.seller_id, &e.creator_id)?;
+    let mut p = ws.get_or_new::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
     p.disputes.push(e.dispute_id.clone());
     ws.put(p);
-    for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id))? {
-        commission::hold(&mut order, &e.dispute_id);
+    for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id)) {
+        order.hold(&e.dispute_id);
         ws.put(order);
     }
     // The resolution may have arrived first.
     if dispute.resolved.is_some() {
-        resolve(ws, &dispute)?;
+        resolve(ws, &dispute);
     }
     ws.put(dispute);
-    Ok(())
 }
 
 /// V4: listed orders are cancelled, the others released.
-pub fn dispute_resolved(ws: &mut Workspace<'_>, e: &DisputeResolved) -> Result<(), Miss> {
-    let mut dispute = ws
-        .get::<Dispute>(&e.dispute_id)?
-        .unwrap_or_else(|| Dispute::new(e.dispute_id.clone()));
+pub fn dispute_resolved(ws: &mut Workspace<'_>, e: &DisputeResolved) {
+    let mut dispute = ws.get_or_new::<Dispute>(&e.dispute_id);
     if dispute.resolved.is_some() {
-        return Ok(());
+        return;
     }
     dispute.resolved = Some((ws.now(), e.cancelled_order_ids.clone()));
     if dispute.opened.is_some() {
-        resolve(ws, &dispute)?;
+        resolve(ws, &dispute);
     }
     ws.put(dispute);
-    Ok(())
 }
 
-fn resolve(ws: &mut Workspace<'_>, dispute: &Dispute) -> Result<(), Miss> {
+fn resolve(ws: &mut Workspace<'_>, dispute: &Dispute) {
     let (Some((_, seller, creator)), Some((resolved_at, listed))) = (&dispute.opened, &dispute.resolved) else {
-        return Ok(());
+        return;
     };
-    let paused = pair(ws, seller, creator)?.paused_by(*resolved_at);
-    let mut orders = pending_orders(ws, creator, Some(seller))?;
+    let paused = ws
+        .read::<Pair>(&pair_id(seller, creator))
+        .is_some_and(|p| p.paused_by(*resolved_at));
+    let mut orders = pending_orders(ws, creator, Some(seller));
     let extra: Vec<_> = listed
         .iter()
         .filter(|id| !orders.iter().any(|o| &o.id == *id))
         .cloned()
         .collect();
-    orders.extend(ws.get_many::<Order>(&extra)?.into_iter().flatten());
+    orders.extend(ws.get_many::<Order>(&extra));
     for mut order in orders {
-        let of_pair = order
-            .paid
-            .as_ref()
-            .is_some_and(|p| &p.seller_id == seller && p.creator_id.as_ref() == Some(creator));
-        if !of_pair {
+        if !order.of_pair(seller, creator) {
             continue;
         }
         let is_listed = listed.contains(&order.id);
-        commission::on_dispute_resolved(ws, &mut order, &dispute.id, is_listed, paused);
+        order.on_dispute_resolved(&dispute.id, is_listed, paused, ws);
         ws.put(order);
     }
-    Ok(())
+}
+
+/// Reads: the creator, its pending commissions, its participations and
+/// their campaigns (rewards to cancel).
+pub fn platform_blocked_reads(plan: &mut Plan<'_>, e: &CreatorPlatformBlocked) {
+    plan.query::<Order>(Query::PendingOrdersOf(e.creator_id.clone()));
+    participations_reads(plan, &e.creator_id, None, true);
 }
 
 /// V6: final. Pending commissions and unsettled rewards are cancelled.
-pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) -> Result<(), Miss> {
-    let mut c = creator(ws, &e.creator_id)?;
+pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) {
+    let mut c = ws.get_or_new::<Creator>(&e.creator_id);
     if c.blocked_at.is_some() {
-        return Ok(());
+        return;
     }
     c.blocked_at = Some(ws.now());
-    for mut order in pending_orders(ws, &e.creator_id, None)? {
-        commission::cancel_pending(ws, &mut order, CancelReason::PlatformBlocked);
+    for mut order in pending_orders(ws, &e.creator_id, None) {
+        order.cancel_pending(CancelReason::PlatformBlocked, ws);
         ws.put(order);
     }
     // Rewards already issued in campaigns not yet settled are cancelled.
@@ -234,11 +245,11 @@ pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) -> R
         .iter()
         .map(|(k, _)| (k.clone(), c.id.clone()))
         .collect();
-    for mut p in ws.get_many::<Participation>(&keys)?.into_iter().flatten() {
+    for mut p in ws.get_many::<Participation>(&keys) {
         let Some(reward) = p.reward.as_mut().filter(|r| !r.cancelled) else {
             continue;
         };
-        let Some(mut campaign) = ws.get::<Campaign>(&p.id.0)?.filter(|k| !k.is_closed()) else {
+        let Some(mut campaign) = ws.get::<Campaign>(&p.id.0).filter(|k| !k.is_closed()) else {
             continue;
         };
         reward.cancelled = true;
@@ -256,14 +267,19 @@ pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) -> R
         ws.put(p);
     }
     ws.put(c);
-    Ok(())
+}
+
+/// Reads: the creator and the pair.
+pub fn partnership_established_reads(plan: &mut Plan<'_>, e: &PartnershipEstablished) {
+    plan.read::<Creator>(&e.creator_id);
+    plan.read::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
 }
 
 /// V7: a partnership (also how a seller keeps a demoted creator).
-pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablished) -> Result<(), Miss> {
+pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablished) {
     let t = ws.now();
-    let mut c = creator(ws, &e.creator_id)?;
-    let mut p = pair(ws, &e.seller_id, &e.creator_id)?;
+    let mut c = ws.get_or_new::<Creator>(&e.creator_id);
+    let mut p = ws.get_or_new::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
     let rejection = if c.blocked_by(t) {
         Some(PartnershipRejection::PlatformBlocked)
     } else if p.paused_by(t) {
@@ -280,9 +296,9 @@ pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablishe
                 reason,
             }),
         );
-        return Ok(());
+        return;
     }
-    super::state::insert_by_time(&mut p.partnership, t, e.commission_rate);
+    super::model::insert_by_time(&mut p.partnership, t, e.commission_rate);
     c.partner_sellers.insert(e.seller_id.clone());
     ws.emit(
         e.creator_id.as_str(),
@@ -291,8 +307,7 @@ pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablishe
             creator_id: e.creator_id.clone(),
         }),
     );
-    notify_late_connection(ws, &mut c, &p, t);
+    c.notify_late_connection(&p, t, ws);
     ws.put(p);
     ws.put(c);
-    Ok(())
 }

@@ -1,51 +1,47 @@
 //! The business rules of `../shared/spec/rules.md`, as plain functions of
 //! (state, event, business time) → (state changes, outcomes).
 //!
-//! Nothing here does I/O or reads the wall clock. Each rule family lives in
-//! one module:
+//! Nothing here does I/O or reads the wall clock. The modules depend one
+//! way (a test checks it, `tests::module_graph`):
+//!
+//! ```text
+//!   ids ◄── model ◄── workspace ◄── catalogue, campaign, clock, commission,  ◄── cascade ◄── (this module:
+//!                                   participation, sample, enforcement             dispatch)
+//! ```
 //!
 //! | module | rules |
 //! | --- | --- |
-//! | [`catalogue`] | product and creator reference data, creator groups (G1, G2) |
+//! | [`catalogue`] | product and creator reference data, creator groups (G1; G2 is `CreatorProfile::matches`) |
 //! | [`commission`] | orders and commissions (O1–O8) |
-//! | [`campaign`] | submission, payment, recall (C, P, R) |
-//! | [`clock`] | the campaign clock, settlement, fees, tax reports (K) |
+//! | [`campaign`] | submission, payment, recall, settlement, extra fee (C, P, R, K5, K6) |
+//! | [`clock`] | the campaign clock, lifecycle, tax reports (K1–K3, K7) |
 //! | [`participation`] | joining, tasks, challenges (J, T, H) |
-//! | [`sample`] | free and refundable samples (S) |
+//! | [`sample`] | free and refundable samples (S, K4) |
 //! | [`enforcement`] | community-guideline enforcement (V) |
+//! | [`cascade`] | reactions across families: progress follows orders, waiting orders follow products, the clock's timers |
+//! | [`model`] | the aggregates, and what one aggregate does to itself (a commission's life: `model::order`) |
+//! | [`workspace`] | how a rule reads and writes: [`workspace::Workspace`], and [`workspace::Plan`] for its reads |
 //!
-//! [`state`] holds the aggregates and the [`state::Workspace`] the rules
-//! read and write through.
+//! Each event has two functions, dispatched below: its `reads` (what it
+//! will read, given what is loaded so far) and its rule.
 
 pub mod campaign;
+pub mod cascade;
 pub mod catalogue;
 pub mod clock;
 pub mod commission;
 pub mod enforcement;
 pub mod ids;
+pub mod model;
 pub mod participation;
 pub mod sample;
-pub mod state;
+pub mod workspace;
 
-use chrono::Duration;
+pub use workspace::Rules;
 
 use crate::wire::events::Event;
-use state::{Miss, Time, Workspace};
-
-/// Business settings of the rules (the `[rules]` configuration section).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rules {
-    /// K3: a challenge is finalized this long after its end.
-    pub challenge_finalization_lag: Duration,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Self {
-            challenge_finalization_lag: Duration::hours(1),
-        }
-    }
-}
+use model::Time;
+use workspace::{Plan, Workspace};
 
 /// The business time of an event: the envelope `time`, except for a clock
 /// tick, whose `now` is the time it announces.
@@ -56,16 +52,49 @@ pub fn business_time(envelope_time: Time, event: &Event) -> Time {
     }
 }
 
-/// Applies one event. On `Err(Miss)` the workspace lists what to load.
-pub fn apply(ws: &mut Workspace<'_>, event: &Event) -> Result<(), Miss> {
+/// States what applying `event` will read, given what `plan` has loaded.
+/// Called again with more loaded until nothing is missing.
+pub fn reads(plan: &mut Plan<'_>, event: &Event) {
     match event {
-        Event::ProductUpdated(e) => catalogue::product_updated(ws, e),
+        Event::ProductUpdated(e) => cascade::product_updated_reads(plan, e),
+        Event::CreatorUpdated(e) => catalogue::creator_updated_reads(plan, e),
+        Event::CreatorGroupSaved(e) => catalogue::creator_group_saved_reads(plan, e),
+        Event::CampaignSubmitted(e) => campaign::submitted_reads(plan, e),
+        Event::CampaignRecallRequested(e) => campaign::recall_requested_reads(plan, e),
+        Event::PaymentSucceeded(e) => campaign::payment_succeeded_reads(plan, e),
+        Event::PaymentFailed(_) => {}
+        Event::SellerCreatorBlocked(e) | Event::SellerCreatorUnblocked(e) => {
+            participation::blocklist_changed_reads(plan, e)
+        }
+        Event::PartnershipEstablished(e) => enforcement::partnership_established_reads(plan, e),
+        Event::PartnershipPaused(e) => enforcement::partnership_paused_reads(plan, e),
+        Event::DisputeOpened(e) => enforcement::dispute_opened_reads(plan, e),
+        Event::DisputeResolved(e) => enforcement::dispute_resolved_reads(plan, e),
+        Event::CreatorJoinRequested(e) => participation::join_requested_reads(plan, e),
+        Event::SampleRequested(e) => sample::requested_reads(plan, e),
+        Event::SampleShipped(e) | Event::SampleDelivered(e) => sample::progress_reads(plan, e),
+        Event::SampleRefundablePurchased(e) => sample::refundable_purchased_reads(plan, e),
+        Event::ContentPosted(e) => cascade::content_posted_reads(plan, e),
+        Event::OrderPaid(e) => cascade::order_paid_reads(plan, e),
+        Event::OrderCancelled(e) | Event::OrderSettled(e) => cascade::order_fact_reads(plan, e),
+        Event::OrderRefunded(e) => cascade::order_refunded_reads(plan, e),
+        Event::CreatorViolationReported(e) => enforcement::violation_reported_reads(plan, e),
+        Event::CreatorPlatformBlocked(e) => enforcement::platform_blocked_reads(plan, e),
+        Event::ClockTicked(_) => cascade::tick_reads(plan),
+    }
+}
+
+/// Applies one event. What it read that was not loaded is in
+/// [`Workspace::missing`]; the decision only counts if nothing was.
+pub fn apply(ws: &mut Workspace<'_>, event: &Event) {
+    match event {
+        Event::ProductUpdated(e) => cascade::product_updated(ws, e),
         Event::CreatorUpdated(e) => catalogue::creator_updated(ws, e),
         Event::CreatorGroupSaved(e) => catalogue::creator_group_saved(ws, e),
         Event::CampaignSubmitted(e) => campaign::submitted(ws, e),
         Event::CampaignRecallRequested(e) => campaign::recall_requested(ws, e),
         Event::PaymentSucceeded(e) => campaign::payment_succeeded(ws, e),
-        Event::PaymentFailed(_) => Ok(()), // P3: the campaign waits for payment or expiry.
+        Event::PaymentFailed(_) => {} // P3: the campaign waits for payment or expiry.
         Event::SellerCreatorBlocked(e) => participation::blocklist_changed(ws, e, true),
         Event::SellerCreatorUnblocked(e) => participation::blocklist_changed(ws, e, false),
         Event::PartnershipEstablished(e) => enforcement::partnership_established(ws, e),
@@ -77,14 +106,14 @@ pub fn apply(ws: &mut Workspace<'_>, event: &Event) -> Result<(), Miss> {
         Event::SampleShipped(e) => sample::shipped(ws, e),
         Event::SampleDelivered(e) => sample::delivered(ws, e),
         Event::SampleRefundablePurchased(e) => sample::refundable_purchased(ws, e),
-        Event::ContentPosted(e) => participation::content_posted(ws, e),
-        Event::OrderPaid(e) => commission::order_paid(ws, e),
-        Event::OrderCancelled(e) => commission::order_cancelled(ws, e),
-        Event::OrderRefunded(e) => commission::order_refunded(ws, e),
-        Event::OrderSettled(e) => commission::order_settled(ws, e),
+        Event::ContentPosted(e) => cascade::content_posted(ws, e),
+        Event::OrderPaid(e) => cascade::order_paid(ws, e),
+        Event::OrderCancelled(e) => cascade::order_cancelled(ws, e),
+        Event::OrderRefunded(e) => cascade::order_refunded(ws, e),
+        Event::OrderSettled(e) => cascade::order_settled(ws, e),
         Event::CreatorViolationReported(e) => enforcement::violation_reported(ws, e),
         Event::CreatorPlatformBlocked(e) => enforcement::platform_blocked(ws, e),
-        Event::ClockTicked(_) => clock::ticked(ws),
+        Event::ClockTicked(_) => cascade::tick(ws),
     }
 }
 

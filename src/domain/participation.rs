@@ -2,53 +2,49 @@
 //! challenge scores and ranking (H1–H3).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::catalogue;
-use super::commission;
-use super::enforcement;
 use super::ids;
-use super::state::{
-    Campaign, CampaignPlan, ChallengeMetric, Content, Contribution, Creator, Miss, Order, Pair, Participation,
-    PostedContent, Query, RewardRecord, Seller, TaskKind, Time, Workspace, insert_by_time,
+use super::model::{
+    Campaign, CampaignPlan, ChallengeMetric, ContentFilter, Contribution, Creator, Emit, Order, Pair, Participation,
+    RewardRecord, Seller, TaskKind, TaskSpec, Time, insert_by_time,
 };
+use super::workspace::{Plan, Query, Workspace};
 use crate::wire::events::{ContentPosted, CreatorJoinRequested, SellerCreator};
 use crate::wire::outcomes::{
-    JoinRejection, OutcomeData, ParticipationAccepted, ParticipationRejected, ParticipationStatus,
-    ParticipationStatusChanged, RateSource, RewardIssued, RewardKind, TaskFinished,
+    JoinRejection, OutcomeData, ParticipationAccepted, ParticipationRejected, ParticipationStatus, RateSource,
+    RewardIssued, RewardKind, TaskFinished,
 };
-use crate::wire::values::CreatorId;
+use crate::wire::values::{CampaignId, CreatorId};
 
-/// J2: `seller.creator_blocked` / `seller.creator_unblocked`.
-pub fn blocklist_changed(ws: &mut Workspace<'_>, e: &SellerCreator, blocked: bool) -> Result<(), Miss> {
-    let id = (e.seller_id.clone(), e.creator_id.clone());
-    let mut pair = ws
-        .get::<Pair>(&id)?
-        .unwrap_or_else(|| Pair::new(id.0.clone(), id.1.clone()));
-    insert_by_time(&mut pair.blocklist, ws.now(), blocked);
-    ws.put(pair);
-    Ok(())
+/// Reads: the pair's blocklist.
+pub fn blocklist_changed_reads(plan: &mut Plan<'_>, e: &SellerCreator) {
+    plan.read::<Pair>(&(e.seller_id.clone(), e.creator_id.clone()));
 }
 
-/// J2: whether the seller's blocklist keeps the creator out of a campaign
-/// submitted at `submitted_at`, for a join at `t`. A block counts for every
-/// later join; an unblock only frees campaigns submitted after it.
-pub fn blocked_by_seller(pair: &Pair, submitted_at: Time, t: Time) -> bool {
-    let mut blocked = false;
-    for (at, is_block) in pair.blocklist.iter().take_while(|(at, _)| *at <= t) {
-        if *is_block {
-            blocked = true;
-        } else if submitted_at > *at {
-            blocked = false;
-        }
+/// J2: `seller.creator_blocked` / `seller.creator_unblocked`.
+pub fn blocklist_changed(ws: &mut Workspace<'_>, e: &SellerCreator, blocked: bool) {
+    let mut pair = ws.get_or_new::<Pair>(&(e.seller_id.clone(), e.creator_id.clone()));
+    insert_by_time(&mut pair.blocklist, ws.now(), blocked);
+    ws.put(pair);
+}
+
+/// Reads: the campaign, the creator, the participation; then the campaign's
+/// seller (its groups) and the seller–creator pair.
+pub fn join_requested_reads(plan: &mut Plan<'_>, e: &CreatorJoinRequested) {
+    plan.read::<Creator>(&e.creator_id);
+    plan.read::<Participation>(&(e.campaign_id.clone(), e.creator_id.clone()));
+    if let Some(campaign) = plan.read::<Campaign>(&e.campaign_id) {
+        plan.read::<Pair>(&(campaign.seller_id.clone(), e.creator_id.clone()));
+        plan.read::<Seller>(&campaign.seller_id);
     }
-    blocked
 }
 
 /// J1: a join is accepted iff every check passes; otherwise the first failing
 /// one is the reason.
-pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Result<(), Miss> {
+pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) {
     let t = ws.now();
     let reject = |ws: &mut Workspace<'_>, reason| {
         ws.emit(
@@ -59,43 +55,35 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
                 reason,
             }),
         );
-        Ok(())
     };
-    let Some(mut campaign) = ws.get::<Campaign>(&e.campaign_id)? else {
+    let Some(mut campaign) = ws.get::<Campaign>(&e.campaign_id) else {
         return reject(ws, JoinRejection::CampaignNotOpen);
     };
     if !campaign.open_at(t) {
         return reject(ws, JoinRejection::CampaignNotOpen);
     }
-    let mut creator = ws
-        .get::<Creator>(&e.creator_id)?
-        .unwrap_or_else(|| Creator::new(e.creator_id.clone()));
+    let mut creator = ws.get_or_new::<Creator>(&e.creator_id);
     if creator.blocked_by(t) {
         return reject(ws, JoinRejection::PlatformBlocked);
     }
-    let pair_id = (campaign.seller_id.clone(), e.creator_id.clone());
-    let pair = ws
-        .get::<Pair>(&pair_id)?
-        .unwrap_or_else(|| Pair::new(pair_id.0.clone(), pair_id.1.clone()));
+    let pair = ws.read_or_new::<Pair>(&(campaign.seller_id.clone(), e.creator_id.clone()));
     if pair.paused_by(t) {
         return reject(ws, JoinRejection::ConnectionPaused);
     }
-    if blocked_by_seller(&pair, campaign.submitted_at, t) {
+    if pair.blocks_join(campaign.submitted_at, t) {
         return reject(ws, JoinRejection::BlockedBySeller);
     }
-    let seller = ws
-        .get::<Seller>(&campaign.seller_id)?
-        .unwrap_or_else(|| Seller::new(campaign.seller_id.clone()));
+    let seller = ws.read_or_new::<Seller>(&campaign.seller_id);
     let profile = creator.profile_at(t).cloned();
     let eligible = match (&profile, seller.group_at(&campaign.group_id, t)) {
-        (Some(profile), Some(group)) => catalogue::matches(&group.criteria, profile),
+        (Some(profile), Some(group)) => profile.matches(&group.criteria),
         _ => false,
     };
     if !eligible {
         return reject(ws, JoinRejection::NotEligible);
     }
     let key = (e.campaign_id.clone(), e.creator_id.clone());
-    if ws.get::<Participation>(&key)?.is_some() {
+    if ws.read::<Participation>(&key).is_some() {
         return reject(ws, JoinRejection::AlreadyJoined);
     }
     if campaign.capacity.is_some_and(|cap| campaign.participant_count >= cap) {
@@ -126,109 +114,100 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) -> Resul
             fake_order_risk: profile.map(|p| p.fake_order_risk),
         }),
     );
-    enforcement::notify_late_connection(ws, &mut creator, &pair, t);
+    // V2: violations later than the join that arrived first.
+    creator.notify_late_connection(&pair, t, ws);
     // V3: a pause after t that arrived first is replayed, as a later platform
     // block is (the join stands, the block then keeps every reward away): the
     // join ends as had it arrived in order — accepted, then removed, so it
     // never counts nor earns a reward.
     if pair.paused_at.is_some() {
-        set_status(ws, &mut participation, ParticipationStatus::Removed);
+        participation.set_status(ParticipationStatus::Removed, ws);
     }
     ws.put(participation);
     ws.put(campaign);
     ws.put(creator);
-    Ok(())
 }
 
-pub fn set_status(ws: &mut Workspace<'_>, p: &mut Participation, status: ParticipationStatus) {
-    if p.status == status {
-        return;
+/// Reads of content counting for campaigns: the creator, and each of the
+/// creator's campaigns with the participation in it.
+pub fn content_posted_reads(plan: &mut Plan<'_>, e: &ContentPosted) {
+    campaigns_of_reads(plan, &e.creator_id);
+}
+
+/// The creator, and every campaign the creator joined with the participation.
+pub fn campaigns_of_reads(plan: &mut Plan<'_>, creator: &CreatorId) {
+    if let Some(c) = plan.read::<Creator>(creator) {
+        for campaign in c.campaigns(None) {
+            plan.read::<Campaign>(campaign);
+            plan.read::<Participation>(&(campaign.clone(), creator.clone()));
+        }
     }
-    p.status = status;
-    ws.emit(
-        &format!("{}/{}", p.id.0, status.code()),
-        OutcomeData::ParticipationStatusChanged(ParticipationStatusChanged {
-            campaign_id: p.id.0.clone(),
-            creator_id: p.id.1.clone(),
-            status,
-        }),
-    );
 }
 
-/// Whether business time `t` falls in the participation's counting window
-/// (T1): from the later of start and join, until the end.
-fn in_window(campaign: &Campaign, p: &Participation, t: Time) -> bool {
-    campaign.starts_at.max(p.joined_at) <= t && t < campaign.ends_at
-}
-
-/// `content.posted`: stored for shop ads (O4) and counted for tasks (T1)
-/// and the J3 status.
-pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> Result<(), Miss> {
+/// `content.posted` counted for tasks (T1) and the J3 status, in every
+/// campaign of the creator that includes a linked product.
+pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) {
     let t = ws.now();
-    let mut content = ws
-        .get::<Content>(&e.content_id)?
-        .unwrap_or_else(|| Content::new(e.content_id.clone()));
-    if content.posted.is_some() {
-        return Ok(());
-    }
-    content.posted = Some(PostedContent {
-        time: t,
-        creator_id: e.creator_id.clone(),
-        content_type: e.content_type,
-        product_ids: e.product_ids.clone(),
-        ads_authorized: e.ads_authorized,
-    });
-    commission::content_arrived(ws, &mut content)?;
-    ws.put(content);
-
-    let Some(creator) = ws.read::<Creator>(&e.creator_id)? else {
-        return Ok(());
+    let Some(creator) = ws.read::<Creator>(&e.creator_id) else {
+        return;
     };
-    for (campaign_id, _) in &creator.participations {
+    for campaign_id in creator.campaigns(None) {
         let key = (campaign_id.clone(), e.creator_id.clone());
-        let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id)?, ws.get::<Participation>(&key)?)
-        else {
+        let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id), ws.get::<Participation>(&key)) else {
             continue;
         };
         let links = e.product_ids.iter().any(|id| campaign.product(id).is_some());
-        if p.status == ParticipationStatus::Removed || !links || !in_window(&campaign, &p, t) || campaign.is_closed() {
+        if p.status == ParticipationStatus::Removed || !links || !p.counts_at(&campaign, t) || campaign.is_closed() {
             continue;
         }
         p.contents.insert(e.content_id.clone(), (t, e.content_type));
         if p.status == ParticipationStatus::NotFulfilled {
-            set_status(ws, &mut p, ParticipationStatus::Unfinished);
+            p.set_status(ParticipationStatus::Unfinished, ws);
         }
         if evaluate(ws, &mut campaign, &mut p, &creator, t) {
             ws.put(campaign);
         }
         ws.put(p);
     }
-    Ok(())
+}
+
+/// Reads of an order's change for its campaign: the campaign its commission
+/// counts for, the participation, the creator.
+pub fn order_changed_reads(plan: &mut Plan<'_>, order: &Order) {
+    let (Some(creator), Some(campaign)) = (
+        order.creator(),
+        order.commission.as_ref().and_then(|c| c.campaign_id.as_ref()),
+    ) else {
+        return;
+    };
+    plan.read::<Campaign>(campaign);
+    plan.read::<Participation>(&(campaign.clone(), creator.clone()));
+    plan.read::<Creator>(creator);
 }
 
 /// An order's contribution to its campaign participation (T1, H1), after it
 /// was accrued, refunded or cancelled at business time `at`.
-pub fn order_applied(ws: &mut Workspace<'_>, order: &Order, at: Time) -> Result<(), Miss> {
+pub fn order_changed(ws: &mut Workspace<'_>, order: &Order, at: Time) {
     let (Some(paid), Some(c)) = (&order.paid, &order.commission) else {
-        return Ok(());
+        return;
     };
     let (Some(campaign_id), Some(creator_id)) = (&c.campaign_id, &paid.creator_id) else {
-        return Ok(());
+        return;
     };
     if c.source != RateSource::Campaign {
-        return Ok(());
+        return;
     }
     let key = (campaign_id.clone(), creator_id.clone());
-    let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id)?, ws.get::<Participation>(&key)?) else {
-        return Ok(());
+    let (Some(mut campaign), Some(mut p)) = (ws.get::<Campaign>(campaign_id), ws.get::<Participation>(&key)) else {
+        return;
     };
     // Late facts no longer count once rewards are decided (H3, K5), nor for a
     // participation the seller removed (V3).
     if campaign.is_closed() || campaign.finalized || p.status == ParticipationStatus::Removed {
-        return Ok(());
+        return;
     }
-    if !in_window(&campaign, &p, paid.time) || paid.currency != campaign.currency {
-        return Ok(());
+    if !p.counts_at(&campaign, paid.time) || paid.currency != campaign.currency {
+        return;
     }
     let base = order.base();
     let changed_at = match p.orders.get(&order.id) {
@@ -248,14 +227,17 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order, at: Time) -> Result<
             changed_at,
         },
     );
-    let creator = ws
-        .read::<Creator>(creator_id)?
-        .unwrap_or_else(|| std::sync::Arc::new(Creator::new(creator_id.clone())));
+    let creator = ws.read_or_new::<Creator>(creator_id);
     if evaluate(ws, &mut campaign, &mut p, &creator, paid.time) {
         ws.put(campaign);
     }
     ws.put(p);
-    Ok(())
+}
+
+/// Reads of ranking a challenge: its participations and their creators.
+pub fn finalize_challenge_reads(plan: &mut Plan<'_>, campaign: &CampaignId) {
+    let participations = plan.query::<Participation>(Query::ParticipationsOf(campaign.clone()));
+    plan.read_all::<Creator>(participations.iter().map(|p| &p.id.1));
 }
 
 /// Whether an order's base going from `before` to `after` changes the score:
@@ -273,7 +255,7 @@ fn score_changes(plan: &CampaignPlan, before: Decimal, after: Decimal) -> bool {
 
 /// Progress of one task kind over the participation's qualifying facts up
 /// to business time `until`.
-fn task_progress(p: &Participation, kind: TaskKind, filter: super::state::ContentFilter, until: Time) -> Decimal {
+fn task_progress(p: &Participation, kind: TaskKind, filter: ContentFilter, until: Time) -> Decimal {
     let orders = p
         .orders
         .values()
@@ -293,7 +275,7 @@ fn task_progress(p: &Participation, kind: TaskKind, filter: super::state::Conten
 /// T2: the business time at which every task reached its target, taking the
 /// known facts in time order whatever order they arrived in; `None` if not
 /// all done.
-fn tasks_done_at(p: &Participation, tasks: &[super::state::TaskSpec]) -> Option<Time> {
+fn tasks_done_at(p: &Participation, tasks: &[TaskSpec]) -> Option<Time> {
     let mut times: Vec<Time> = p
         .orders
         .values()
@@ -375,13 +357,13 @@ fn evaluate(
                     finished_at: done_at,
                 }),
             );
-            set_status(ws, p, ParticipationStatus::Finished);
+            p.set_status(ParticipationStatus::Finished, ws);
             issue_reward(ws, campaign, p, reward, RewardKind::Task, None)
         }
         CampaignPlan::Challenge { .. } => {
             if challenge_eligible(campaign, p, creator, at) {
                 p.finished_at = Some(at);
-                set_status(ws, p, ParticipationStatus::Finished);
+                p.set_status(ParticipationStatus::Finished, ws);
             }
             false
         }
@@ -424,17 +406,17 @@ fn issue_reward(
 }
 
 /// H3: ranks the eligible participants and issues the band rewards.
-pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) -> Result<(), Miss> {
+pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) {
     let CampaignPlan::Challenge { bands, .. } = campaign.plan.clone() else {
-        return Ok(());
+        return;
     };
     let now = ws.now();
-    let mut participations = ws.query::<Participation>(&Query::ParticipationsOf(campaign.id.clone()))?;
+    let mut participations = ws.query::<Participation>(&Query::ParticipationsOf(campaign.id.clone()));
     let creator_ids: Vec<CreatorId> = participations.iter().map(|p| p.id.1.clone()).collect();
-    let creators = ws.get_many::<Creator>(&creator_ids)?;
+    let creators = ws.read_many::<Creator>(&creator_ids);
     let mut ranked: Vec<(Decimal, Option<Time>, CreatorId)> = Vec::new();
     for (p, creator) in participations.iter().zip(creators) {
-        let creator = creator.unwrap_or_else(|| Creator::new(p.id.1.clone()));
+        let creator = creator.unwrap_or_else(|| Arc::new(Creator::new(p.id.1.clone())));
         if p.status == ParticipationStatus::Removed || !challenge_eligible(campaign, p, &creator, now) {
             continue;
         }
@@ -453,7 +435,6 @@ pub fn finalize_challenge(ws: &mut Workspace<'_>, campaign: &mut Campaign) -> Re
         }
     }
     campaign.finalized = true;
-    Ok(())
 }
 
 /// H3: score descending, then who reached it earlier, then creator id.

@@ -4,17 +4,17 @@ use chrono::Duration;
 use rust_decimal::Decimal;
 
 use super::ids;
-use super::participation::set_status;
-use super::state::{
-    Campaign, Creator, Miss, Order, Participation, Query, RefundWindow, Refundable, RefundableStatus, Sample, Time,
-    Timer, TimerKey, Workspace,
+use super::model::{
+    Campaign, Creator, Emit, Order, Participation, RefundWindow, Refundable, RefundableStatus, Sample, Time, Timer,
+    TimerKey,
 };
+use super::workspace::{Plan, Query, Workspace};
 use crate::wire::events::{SampleProgress, SampleRefundablePurchased, SampleRequested};
 use crate::wire::outcomes::{
     OutcomeData, ParticipationStatus, RefundDue, RefundReason, RefundTo, SampleApproved, SampleRefundExpired,
     SampleRejected, SampleRejection,
 };
-use crate::wire::values::RefundableId;
+use crate::wire::values::{CreatorId, ProductId, RefundableId};
 
 /// S1: approved requests per creator and campaign.
 pub const SAMPLE_LIMIT: u32 = 3;
@@ -23,17 +23,22 @@ pub const REFUNDABLE_WINDOW_DAYS: i64 = 60;
 /// Refunds are due this many days after they are decided.
 pub const REFUND_DUE_DAYS: i64 = 14;
 
+/// Reads: the request, the participation, the campaign.
+pub fn requested_reads(plan: &mut Plan<'_>, e: &SampleRequested) {
+    plan.read::<Sample>(&e.request_id);
+    plan.read::<Participation>(&(e.campaign_id.clone(), e.creator_id.clone()));
+    plan.read::<Campaign>(&e.campaign_id);
+}
+
 /// S1: pre-approved unless a check fails (first failing reason wins).
-pub fn requested(ws: &mut Workspace<'_>, e: &SampleRequested) -> Result<(), Miss> {
-    let mut sample = ws
-        .get::<Sample>(&e.request_id)?
-        .unwrap_or_else(|| Sample::new(e.request_id.clone()));
+pub fn requested(ws: &mut Workspace<'_>, e: &SampleRequested) {
+    let mut sample = ws.get_or_new::<Sample>(&e.request_id);
     if sample.request.is_some() {
-        return Ok(());
+        return;
     }
     let key = (e.campaign_id.clone(), e.creator_id.clone());
-    let participation = ws.get::<Participation>(&key)?;
-    let campaign = ws.get::<Campaign>(&e.campaign_id)?;
+    let participation = ws.get::<Participation>(&key);
+    let campaign = ws.read::<Campaign>(&e.campaign_id);
     let reason = match (&participation, &campaign) {
         (None, _) | (_, None) => Some(SampleRejection::NotParticipating),
         (Some(p), _) if p.status == ParticipationStatus::Removed => Some(SampleRejection::NotParticipating),
@@ -60,7 +65,7 @@ pub fn requested(ws: &mut Workspace<'_>, e: &SampleRequested) -> Result<(), Miss
                 }),
             );
             if sample.delivered_at.is_some() {
-                sample_delivered(ws, &mut p);
+                p.sample_delivered(ws);
             }
             ws.put(p);
         }
@@ -78,58 +83,63 @@ pub fn requested(ws: &mut Workspace<'_>, e: &SampleRequested) -> Result<(), Miss
         }
     }
     ws.put(sample);
-    Ok(())
+}
+
+/// Reads: the request, and the participation it was approved for (J3).
+pub fn progress_reads(plan: &mut Plan<'_>, e: &SampleProgress) {
+    if let Some(sample) = plan.read::<Sample>(&e.request_id)
+        && let Some((campaign, creator, true)) = &sample.request
+    {
+        plan.read::<Participation>(&(campaign.clone(), creator.clone()));
+    }
 }
 
 /// S2: `sample.shipped` is recorded.
-pub fn shipped(ws: &mut Workspace<'_>, e: &SampleProgress) -> Result<(), Miss> {
-    let mut sample = ws
-        .get::<Sample>(&e.request_id)?
-        .unwrap_or_else(|| Sample::new(e.request_id.clone()));
+pub fn shipped(ws: &mut Workspace<'_>, e: &SampleProgress) {
+    let mut sample = ws.get_or_new::<Sample>(&e.request_id);
     sample.shipped_at.get_or_insert(ws.now());
     ws.put(sample);
-    Ok(())
 }
 
 /// S2: `sample.delivered` is recorded and feeds J3.
-pub fn delivered(ws: &mut Workspace<'_>, e: &SampleProgress) -> Result<(), Miss> {
-    let mut sample = ws
-        .get::<Sample>(&e.request_id)?
-        .unwrap_or_else(|| Sample::new(e.request_id.clone()));
+pub fn delivered(ws: &mut Workspace<'_>, e: &SampleProgress) {
+    let mut sample = ws.get_or_new::<Sample>(&e.request_id);
     if sample.delivered_at.is_some() {
-        return Ok(());
+        return;
     }
     sample.delivered_at = Some(ws.now());
     if let Some((campaign, creator, true)) = sample.request.clone()
-        && let Some(mut p) = ws.get::<Participation>(&(campaign, creator))?
+        && let Some(mut p) = ws.get::<Participation>(&(campaign, creator))
     {
-        sample_delivered(ws, &mut p);
+        p.sample_delivered(ws);
         ws.put(p);
     }
     ws.put(sample);
-    Ok(())
 }
 
-/// J3: a delivered sample without qualifying content since joining makes the
-/// participation `not_fulfilled`.
-fn sample_delivered(ws: &mut Workspace<'_>, p: &mut Participation) {
-    p.sample_delivered = true;
-    if p.status == ParticipationStatus::Unfinished && p.contents.is_empty() {
-        set_status(ws, p, ParticipationStatus::NotFulfilled);
-    }
+/// Reads: the refundable sample, its campaign, the creator, and the
+/// creator's orders of the product.
+pub fn refundable_purchased_reads(plan: &mut Plan<'_>, e: &SampleRefundablePurchased) {
+    plan.read::<Refundable>(&e.refundable_id);
+    plan.read::<Campaign>(&e.campaign_id);
+    plan.read::<Creator>(&e.creator_id);
+    plan.query::<Order>(Query::OrdersOfCreatorProduct(
+        e.creator_id.clone(),
+        e.product_id.clone(),
+    ));
 }
 
 /// S3: opens the 60-day window and counts the units already sold in it.
-pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchased) -> Result<(), Miss> {
-    if ws.get::<Refundable>(&e.refundable_id)?.is_some() {
-        return Ok(());
+pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchased) {
+    if ws.read::<Refundable>(&e.refundable_id).is_some() {
+        return;
     }
-    let Some(campaign) = ws.get::<Campaign>(&e.campaign_id)? else {
-        return Ok(());
+    let Some(campaign) = ws.read::<Campaign>(&e.campaign_id) else {
+        return;
     };
     // A product without a goal offers no refundable sample: nothing to track.
     let Some(goal) = campaign.product(&e.product_id).and_then(|p| p.refundable_goal) else {
-        return Ok(());
+        return;
     };
     let start = ws.now();
     let end = start + Duration::days(REFUNDABLE_WINDOW_DAYS);
@@ -150,13 +160,11 @@ pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchase
     let sold = ws.query::<Order>(&Query::OrdersOfCreatorProduct(
         e.creator_id.clone(),
         e.product_id.clone(),
-    ))?;
+    ));
     for order in &sold {
         count(&mut refundable, order);
     }
-    let mut creator = ws
-        .get::<Creator>(&e.creator_id)?
-        .unwrap_or_else(|| Creator::new(e.creator_id.clone()));
+    let mut creator = ws.get_or_new::<Creator>(&e.creator_id);
     if !check_goal(ws, &mut refundable) {
         creator.refund_windows.push(RefundWindow {
             refundable_id: refundable.id.clone(),
@@ -171,7 +179,6 @@ pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchase
     }
     ws.put(creator);
     ws.put(refundable);
-    Ok(())
 }
 
 /// Units of an order in the window: its quantity, or 0 once cancelled or
@@ -221,22 +228,36 @@ fn check_goal(ws: &mut Workspace<'_>, refundable: &mut Refundable) -> bool {
     true
 }
 
+/// Reads of an order's change for refundable samples (S3): the creator's
+/// open windows for the product at the order's time `paid`.
+pub fn order_changed_reads(plan: &mut Plan<'_>, creator: &CreatorId, product: &ProductId, paid: Time) {
+    if let Some(creator) = plan.read::<Creator>(creator) {
+        let windows: Vec<RefundableId> = creator
+            .windows_at(product, paid)
+            .map(|w| w.refundable_id.clone())
+            .collect();
+        plan.read_all::<Refundable>(&windows);
+    }
+}
+
 /// An order of the creator was applied or changed: count it in every open
 /// window for its product.
-pub fn order_applied(ws: &mut Workspace<'_>, order: &Order, creator: &Creator) -> Result<(), Miss> {
-    let Some(paid) = &order.paid else { return Ok(()) };
+pub fn order_changed(ws: &mut Workspace<'_>, order: &Order, _at: Time) {
+    let (Some(paid), Some(creator_id)) = (&order.paid, order.creator()) else {
+        return;
+    };
+    let Some(creator) = ws.read::<Creator>(creator_id) else {
+        return;
+    };
     let windows: Vec<RefundableId> = creator
-        .refund_windows
-        .iter()
-        .filter(|w| w.product_id == paid.product_id && w.start <= paid.time && paid.time < w.end)
+        .windows_at(&paid.product_id, paid.time)
         .map(|w| w.refundable_id.clone())
         .collect();
     if windows.is_empty() {
-        return Ok(());
+        return;
     }
     let mut done = Vec::new();
-    for refundable in ws.get_many::<Refundable>(&windows)?.into_iter().flatten() {
-        let mut refundable = refundable;
+    for mut refundable in ws.get_many::<Refundable>(&windows) {
         if refundable.status != RefundableStatus::Open {
             continue;
         }
@@ -248,20 +269,26 @@ pub fn order_applied(ws: &mut Workspace<'_>, order: &Order, creator: &Creator) -
         ws.put(refundable);
     }
     if !done.is_empty() {
-        let mut creator = creator.clone();
+        let mut creator = (*creator).clone();
         creator.refund_windows.retain(|w| !done.contains(&w.refundable_id));
         ws.put(creator);
     }
-    Ok(())
+}
+
+/// Reads of the K4 deadline: the refundable sample and its creator.
+pub fn refundable_deadline_reads(plan: &mut Plan<'_>, id: &RefundableId) {
+    if let Some(refundable) = plan.read::<Refundable>(id) {
+        plan.read::<Creator>(&refundable.creator_id);
+    }
 }
 
 /// K4: the window closed before the goal was met.
-pub fn refundable_deadline(ws: &mut Workspace<'_>, id: &RefundableId) -> Result<(), Miss> {
-    let Some(mut refundable) = ws.get::<Refundable>(id)? else {
-        return Ok(());
+pub fn refundable_deadline(ws: &mut Workspace<'_>, id: &RefundableId) {
+    let Some(mut refundable) = ws.get::<Refundable>(id) else {
+        return;
     };
     if refundable.status != RefundableStatus::Open {
-        return Ok(());
+        return;
     }
     refundable.status = RefundableStatus::Expired;
     ws.emit(
@@ -271,10 +298,9 @@ pub fn refundable_deadline(ws: &mut Workspace<'_>, id: &RefundableId) -> Result<
             creator_id: refundable.creator_id.clone(),
         }),
     );
-    if let Some(mut creator) = ws.get::<Creator>(&refundable.creator_id)? {
+    if let Some(mut creator) = ws.get::<Creator>(&refundable.creator_id) {
         creator.refund_windows.retain(|w| w.refundable_id != refundable.id);
         ws.put(creator);
     }
     ws.put(refundable);
-    Ok(())
 }

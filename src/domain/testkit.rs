@@ -1,10 +1,20 @@
 //! Given/when/then for the rules: events in, outcomes out, no I/O.
+//!
+//! Every event a test applies is also checked against its stated reads:
+//! the rules run on a lookup that records what they read, and everything
+//! they read must be in what `domain::reads` planned for the event. So the
+//! whole unit suite keeps the plans complete, and the pipeline's safety net
+//! stays unused.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::state::{Aggregate, MemState, Workspace};
-use super::{Rules, apply, business_time};
+use super::model::{Aggregate, Doc, Key};
+use super::workspace::{Lookup, MemState, Plan, Query, Rules, Workspace};
+use super::{apply, business_time, reads};
 use crate::wire::events::Event;
 use crate::wire::outcomes::OutcomeData;
 use crate::wire::values::EventId;
@@ -25,6 +35,41 @@ impl Default for Scenario {
 
 pub fn time(raw: &str) -> DateTime<Utc> {
     crate::wire::values::rfc3339::parse(raw).unwrap_or_else(|| panic!("bad test time {raw}"))
+}
+
+/// A lookup over the complete state that records what is read.
+struct Recording<'a> {
+    state: &'a MemState,
+    keys: RefCell<BTreeSet<Key>>,
+    queries: RefCell<Vec<Query>>,
+}
+
+impl Lookup for Recording<'_> {
+    fn doc(&self, key: &Key) -> Option<Option<&Doc>> {
+        self.keys.borrow_mut().insert(key.clone());
+        self.state.doc(key)
+    }
+    fn query(&self, query: &Query) -> Option<Vec<Key>> {
+        self.queries.borrow_mut().push(query.clone());
+        self.state.query(query)
+    }
+    fn resident(&self, kind: &str) -> Vec<Key> {
+        self.state.resident(kind)
+    }
+}
+
+/// The keys and queries `event`'s reads state, on the complete state.
+fn planned(state: &MemState, event: &Event, now: DateTime<Utc>) -> (BTreeSet<Key>, Vec<Query>) {
+    // On a complete state nothing is missing, so record what the plan reads.
+    let recording = Recording {
+        state,
+        keys: RefCell::default(),
+        queries: RefCell::default(),
+    };
+    let mut plan = Plan::new(&recording, now);
+    reads(&mut plan, event);
+    assert!(plan.into_missing().is_empty(), "a complete state misses nothing");
+    (recording.keys.into_inner(), recording.queries.into_inner())
 }
 
 impl Scenario {
@@ -50,14 +95,45 @@ impl Scenario {
             Ok(Some(event)) => event,
             other => panic!("bad test event {type_name}: {other:?}"),
         };
-        let now = business_time(time(at), &event);
+        self.apply_event(id, time(at), &event)
+    }
+
+    /// Applies a typed event, checking that it reads only what it planned.
+    pub fn apply_event(&mut self, id: &str, envelope_time: DateTime<Utc>, event: &Event) -> Vec<OutcomeData> {
+        let now = business_time(envelope_time, event);
+        let (planned_keys, planned_queries) = planned(&self.state, event, now);
+        let recording = Recording {
+            state: &self.state,
+            keys: RefCell::default(),
+            queries: RefCell::default(),
+        };
         let decision = {
-            let mut ws = Workspace::new(&self.state, &self.rules, EventId::from(id), now);
-            if apply(&mut ws, &event).is_err() {
-                panic!("an in-memory state never misses: {:?}", ws.take_missing());
-            }
+            let mut ws = Workspace::new(&recording, &self.rules, EventId::from(id), now);
+            apply(&mut ws, event);
+            assert!(ws.missing().is_empty(), "an in-memory state never misses");
             ws.into_decision()
         };
+        // What the rules read is what the plan stated: by key, or as the
+        // answer of a stated query.
+        for query in recording.queries.borrow().iter() {
+            assert!(
+                planned_queries.contains(query),
+                "{}: the rules ran {query:?}, which its reads do not state",
+                event.type_name()
+            );
+        }
+        let answered = |key: &Key| {
+            planned_queries
+                .iter()
+                .any(|q| q.kind() == key.kind() && self.state.docs.get(key).is_some_and(|doc| q.matches(doc)))
+        };
+        for key in recording.keys.borrow().iter() {
+            assert!(
+                planned_keys.contains(key) || answered(key),
+                "{}: the rules read {key:?}, which its reads do not state",
+                event.type_name()
+            );
+        }
         self.state.apply_changes(decision.changes);
         let produced: Vec<OutcomeData> = decision.outcomes.into_iter().map(|o| o.data).collect();
         self.outcomes.extend(produced.iter().cloned());

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::domain::state::{Doc, Key};
+use crate::domain::model::{Doc, Key};
 
 /// Keys come from producers' ids: a keyed hash (DoS-resistant), but a fast one.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
@@ -103,7 +103,7 @@ impl DocCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::state::{Aggregate, Product};
+    use crate::domain::model::{Aggregate, Product};
     use crate::wire::values::ProductId;
 
     fn doc(id: &str) -> (Key, Option<Doc>) {

@@ -3,6 +3,7 @@
 //! [`commit::write`].
 
 pub mod cache;
+pub mod codec;
 pub mod commit;
 pub mod inbox;
 pub mod outbox;

@@ -369,6 +369,53 @@ async fn sigterm_finishes_in_flight_work_flushes_the_outbox_and_exits_zero() {
     env.outcomes.wait_count("commission.accrued", 50).await;
 }
 
+/// A rule that panics is a bug, which trying again would repeat: the event
+/// is dead-lettered at the first failure as `rule_failed`, with the panic,
+/// and the events around it are applied. (The worker is built with the
+/// `fault-injection` feature, which makes the rules panic on an event id
+/// starting with `fault:panic`.)
+#[cfg(feature = "fault-injection")]
+#[tokio::test]
+async fn a_rule_panic_is_dead_lettered_after_one_attempt_with_its_reason() {
+    let env = TestEnv::start_with(vec![("COLLAB_CONSUMER__MAX_ATTEMPTS", "5")]).await;
+    with_product(&env).await;
+    env.send("o-1", "order.paid", T1, order("O1", "S1", "P1", Some("C1"), "10.00"))
+        .await;
+    env.send(
+        "fault:panic-1",
+        "order.paid",
+        T1,
+        order("O2", "S1", "P1", Some("C1"), "10.00"),
+    )
+    .await;
+    env.send("o-3", "order.paid", T1, order("O3", "S1", "P1", Some("C1"), "10.00"))
+        .await;
+
+    let dead = env.wait_dlq(1).await;
+    assert_eq!(header(&dead[0].0, "x-collab-error").as_deref(), Some("rule_failed"));
+    let detail = header(&dead[0].0, "x-collab-error-detail").unwrap_or_default();
+    assert!(
+        detail.contains("a rule panicked") && detail.contains("fault:panic-1"),
+        "{detail}"
+    );
+    env.outcomes.wait_count("commission.accrued", 2).await;
+    let (_, metrics) = env.http_get("/metrics").await;
+    assert!(
+        metrics.contains("collab_apply_retries_total{cause=\"failed\"} 0"),
+        "one attempt, no retry: {metrics}"
+    );
+    assert!(
+        metrics.contains("collab_events_dead_lettered_total{reason=\"rule_failed\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        env.scalar_i64("SELECT count(*) FROM inbox WHERE event_id = 'fault:panic-1'")
+            .await,
+        0
+    );
+    assert!(env.worker_log().contains("fault:panic-1"), "the event id is logged");
+}
+
 /// An event that keeps failing to apply is retried, then dead-lettered with
 /// `apply_failed`; the events around it are applied.
 #[tokio::test]

@@ -9,8 +9,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::domain::catalogue;
-use crate::domain::state::{Campaign, CampaignStatus, Clock, CreatorProfile, Seller};
+use crate::domain::model::{Campaign, CampaignStatus, Clock, CreatorProfile, Seller};
 use crate::domain::testkit::*;
 use crate::wire::events::GroupCriteria;
 use crate::wire::outcomes::OutcomeData;
@@ -2467,7 +2466,7 @@ fn profile() -> CreatorProfile {
 }
 
 fn matches(v: Value) -> bool {
-    catalogue::matches(&criteria(v), &profile())
+    profile().matches(&criteria(v))
 }
 
 #[test]

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::domain::state::{Commission, CommissionState, Order, Participation};
+use crate::domain::model::{Commission, CommissionState, Order, Participation};
 use crate::domain::testkit::*;
 use crate::wire::outcomes::{CancelReason, OutcomeData, ParticipationStatus};
 use crate::wire::values::{CampaignId, CreatorId, OrderId};

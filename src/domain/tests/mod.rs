@@ -3,4 +3,5 @@
 
 mod campaign;
 mod commission;
+mod module_graph;
 mod participation;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::domain::state::{Campaign, CampaignStatus, Participation};
+use crate::domain::model::{Campaign, CampaignStatus, Participation};
 use crate::domain::testkit::*;
 use crate::wire::outcomes::{OutcomeData, ParticipationStatus};
 use crate::wire::values::{CampaignId, CreatorId};
@@ -1411,7 +1411,7 @@ fn t2_given_the_last_task_completed_by_an_order_when_it_is_paid_then_the_task_is
     // During the campaign, not at its end.
     let k = campaign(&s, "k1");
     assert_eq!(k.status, CampaignStatus::Ongoing);
-    assert_eq!(k.rewards_total(), Decimal::new(1000, 2));
+    assert_eq!(k.rewards_total, Decimal::new(1000, 2));
     let p = participation(&s, "k1", ALICE);
     assert_eq!(p.status, ParticipationStatus::Finished);
     assert_eq!(p.finished_at, Some(time(&oct(5, 0))));
@@ -1485,7 +1485,7 @@ fn t2_given_a_finished_participation_when_its_orders_are_refunded_and_cancelled_
     s.tick(END);
     let out = s.tick(FINALIZED);
     assert!(out.is_empty(), "a task campaign settles at its end: {out:?}");
-    assert_eq!(campaign(&s, "k1").rewards_total(), Decimal::new(1000, 2));
+    assert_eq!(campaign(&s, "k1").rewards_total, Decimal::new(1000, 2));
 }
 
 #[test]
@@ -1537,7 +1537,7 @@ fn t2_given_a_block_known_before_a_late_completing_order_paid_before_it_when_the
         "{:?}",
         types(&out)
     );
-    assert_eq!(campaign(&s, "k1").rewards_total(), Decimal::ZERO);
+    assert_eq!(campaign(&s, "k1").rewards_total, Decimal::ZERO);
     let settled = s.tick(END);
     assert_eq!(first(&settled, "campaign.settled")["rewards_total"], "0.00");
 }
@@ -1929,7 +1929,7 @@ fn h3_given_more_eligible_creators_than_ranks_when_finalized_then_only_the_ranks
         ranking(&out),
         ranked(&[(DAVE, 1, "50.00"), (CAROL, 2, "20.00"), (BOB, 3, "20.00")])
     );
-    assert_eq!(campaign(&s, "h1").rewards_total(), Decimal::new(9000, 2));
+    assert_eq!(campaign(&s, "h1").rewards_total, Decimal::new(9000, 2));
 }
 
 #[test]
@@ -1977,7 +1977,7 @@ fn h3_given_a_finalized_challenge_when_a_late_order_paid_before_the_end_arrives_
         0,
         "a reward is never taken back by a refund"
     );
-    assert_eq!(campaign(&s, "h1").rewards_total(), Decimal::new(5000, 2));
+    assert_eq!(campaign(&s, "h1").rewards_total, Decimal::new(5000, 2));
 }
 
 #[test]
@@ -2199,7 +2199,7 @@ fn s1_given_a_decided_request_when_it_is_requested_again_then_nothing_more_happe
 
 #[test]
 fn s2_given_an_approved_sample_when_it_is_shipped_and_delivered_then_both_are_recorded_once() {
-    use crate::domain::state::Sample;
+    use crate::domain::model::Sample;
     use crate::wire::values::RequestId;
     let mut s = given_alice_in_a_running_campaign();
     approved(&request_sample(&mut s, "r1", "k1", ALICE, P, &oct(4, 0)));
@@ -2240,8 +2240,8 @@ fn sell_units(s: &mut Scenario, id: &str, channel: &str, quantity: u32, at: &str
     s.when("order.paid", at, o)
 }
 
-fn refundable_status(s: &Scenario, id: &str) -> crate::domain::state::RefundableStatus {
-    s.get::<crate::domain::state::Refundable>(&id.into())
+fn refundable_status(s: &Scenario, id: &str) -> crate::domain::model::RefundableStatus {
+    s.get::<crate::domain::model::Refundable>(&id.into())
         .unwrap_or_else(|| panic!("refundable {id}"))
         .status
 }
@@ -2273,7 +2273,7 @@ fn s3_given_a_refundable_sample_when_units_of_any_channel_reach_the_goal_then_pr
     assert_eq!(time_of(&r["due_by"]), time(&oct(7, 0)) + Duration::days(14));
     assert_eq!(
         refundable_status(&s, "rs1"),
-        crate::domain::state::RefundableStatus::Refunded
+        crate::domain::model::RefundableStatus::Refunded
     );
 }
 
@@ -2315,7 +2315,7 @@ fn s3_given_cancelled_and_refunded_orders_when_counting_units_then_only_orders_s
     assert!(sample_refunds(&out).is_empty());
     assert_eq!(
         refundable_status(&s, "rs1"),
-        crate::domain::state::RefundableStatus::Open
+        crate::domain::model::RefundableStatus::Open
     );
     assert_eq!(
         sample_refunds(&sell_units(&mut s, "last", "live", 1, &oct(6, 0))).len(),
@@ -2383,7 +2383,7 @@ fn s3_given_a_refunded_sample_when_more_units_are_sold_or_orders_cancelled_then_
     assert!(sample_refunds(&later).is_empty(), "{later:?}");
     assert_eq!(
         refundable_status(&s, "rs1"),
-        crate::domain::state::RefundableStatus::Refunded
+        crate::domain::model::RefundableStatus::Refunded
     );
 }
 
@@ -2413,7 +2413,7 @@ fn s3_given_a_refundable_sample_when_others_sell_it_or_the_creator_sells_other_p
     );
     assert_eq!(
         refundable_status(&s, "rs1"),
-        crate::domain::state::RefundableStatus::Open
+        crate::domain::model::RefundableStatus::Open
     );
 }
 
@@ -2422,7 +2422,7 @@ fn s3_given_a_product_without_a_refundable_goal_when_it_is_bought_as_a_refundabl
     // Decision 24.
     let mut s = given_alice_in_a_running_campaign();
     assert!(purchase(&mut s, "rs1", P_PLAIN, &oct(4, 0)).is_empty());
-    assert!(s.get::<crate::domain::state::Refundable>(&"rs1".into()).is_none());
+    assert!(s.get::<crate::domain::model::Refundable>(&"rs1".into()).is_none());
     let out = s.tick("2024-12-31T00:00:00Z");
     assert_eq!(count(&out, "sample.refund_expired"), 0);
 }
@@ -2443,7 +2443,7 @@ fn k4_given_a_refundable_sample_without_the_goal_when_the_first_tick_after_the_d
     assert_eq!(expired["creator_id"], ALICE);
     assert_eq!(
         refundable_status(&s, "rs1"),
-        crate::domain::state::RefundableStatus::Expired
+        crate::domain::model::RefundableStatus::Expired
     );
     assert!(s.tick(&plus(&deadline, Duration::days(1))).is_empty());
     // A late order paid inside the window changes nothing any more.
@@ -2823,7 +2823,7 @@ mod properties {
                 let total = issued.get(id).copied().unwrap_or_default();
                 prop_assert!(total <= deposit, "{id}: issued {total} > deposit {deposit}");
                 let k = campaign(&s, id);
-                prop_assert!(k.rewards_total() <= k.deposit);
+                prop_assert!(k.rewards_total <= k.deposit);
                 prop_assert_eq!(k.status, CampaignStatus::Settled);
             }
             for settled in all(&s.outcomes, "campaign.settled") {
@@ -2870,7 +2870,7 @@ mod properties {
             }
             let k = campaign(&s, "k1");
             prop_assert!(k.rewards_issued <= 3);
-            prop_assert!(k.rewards_total() <= k.deposit);
+            prop_assert!(k.rewards_total <= k.deposit);
         }
     }
 
