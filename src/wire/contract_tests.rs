@@ -316,7 +316,8 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         );
     }
     let mut reasons: BTreeSet<String> = MalformedKind::ALL.iter().map(|k| k.code().to_owned()).collect();
-    reasons.insert("apply_failed".into());
+    reasons.insert(crate::amqp::consumer::APPLY_FAILED.into());
+    reasons.insert(crate::amqp::consumer::RULE_FAILED.into());
     let documented: BTreeSet<String> = headers["properties"][ERROR_HEADER]["enum"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
