@@ -35,9 +35,10 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::Mutex;
 
 use crate::domain::model::{Doc, Key};
-use crate::domain::workspace::{Decision, Missing, Plan, Workspace};
+use crate::domain::workspace::{Decision, Lookup, Missing, Plan, Query, Sweep, Workspace};
 use crate::domain::{self, Rules, business_time};
 use crate::store::cache::DocCache;
+use crate::store::commit::Write;
 use crate::store::outbox::{OutboxRow, Pending};
 use crate::store::state::{Overlay, StateWrites};
 use crate::store::{StoreError, commit, inbox};
@@ -50,6 +51,8 @@ use crate::wire::envelope::{Inbound, outcome_text};
 const MAX_PLAN_ROUNDS: usize = 8;
 /// Decisions of one event voided by a miss before it counts as a rule bug.
 const MAX_DECIDE_ROUNDS: usize = 16;
+/// Changes and outcomes a sweep holds before writing the batch so far ahead.
+const WRITE_AHEAD_AT: usize = 4_000;
 /// Takes the apply lock with BEGIN, in one round trip.
 const BEGIN_LOCKED: &str = "BEGIN; SELECT 1 FROM apply_version WHERE id = 1 FOR UPDATE";
 
@@ -84,13 +87,20 @@ struct Decided {
     /// What it read from the table and wrote: the cache takes it after the
     /// commit.
     docs: Vec<(Key, Option<Doc>)>,
+    /// What it wrote ahead and let go: the cache forgets it.
+    forget: Vec<Key>,
+    /// Types of the outcomes written ahead.
+    ahead: Vec<String>,
 }
 
 /// A batch committed.
 pub struct Committed {
     pub verdicts: Vec<Verdict>,
-    /// Its outcomes as stored, in `seq` order.
+    /// Its outcomes as stored with the last write, in `seq` order (those a
+    /// large sweep wrote ahead are in the outbox only).
     pub stored: Vec<Pending>,
+    /// Types of the outcomes written ahead.
+    pub written_ahead: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -134,8 +144,10 @@ impl Pipeline {
             outbox_rows,
             writes,
             docs,
+            forget,
+            ahead,
         } = decided;
-        let stored = commit::write(&mut tx, &inbox_rows, &writes, outbox_rows).await?;
+        let stored = commit::write(&mut tx, &inbox_rows, &writes, outbox_rows, Write::Last).await?;
         if let Err(error) = tx.commit().await {
             // Committed or not, nobody can tell: trust nothing cached.
             self.cache.lock().await.invalidate();
@@ -144,8 +156,16 @@ impl Pipeline {
         // If another apply of this process slipped in between (there is one
         // consumer, so only in principle), the version it leaves makes the
         // next batch drop the cache: never stale, at worst cold.
-        self.cache.lock().await.commit(version + 1, docs);
-        Ok(Committed { verdicts, stored })
+        {
+            let mut cache = self.cache.lock().await;
+            cache.forget(&forget);
+            cache.commit(version + 1, docs);
+        }
+        Ok(Committed {
+            verdicts,
+            stored,
+            written_ahead: ahead,
+        })
     }
 
     /// Plans, loads and decides every event, reading through `conn` what
@@ -188,6 +208,7 @@ impl Pipeline {
         let mut verdicts = Vec::with_capacity(events.len());
         let mut inbox_rows = Vec::new();
         let mut outbox_rows = Vec::new();
+        let mut ahead = Vec::new();
         for (i, event) in events.iter().enumerate() {
             if !fresh[i] {
                 verdicts.push(Verdict::Duplicate);
@@ -210,38 +231,147 @@ impl Pipeline {
                     }
                 }
             };
-            match decision {
-                Ok(decision) => {
-                    verdicts.push(Verdict::Applied {
-                        outcomes: decision.outcomes.len(),
-                    });
-                    outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
-                        id: o.id,
-                        type_name: o.data.type_name().to_owned(),
-                        causation_id: id.to_owned(),
-                        body: outcome_text(o, &event.meta),
-                    }));
-                    inbox_rows.push(inbox::InboxRow {
-                        event_id: id.to_owned(),
-                        type_name: event.meta.type_name.clone(),
-                        source: event.meta.source.clone(),
-                        time: event.meta.time,
-                        outcomes: i32::try_from(decision.outcomes.len()).unwrap_or(i32::MAX),
-                        body: event.raw.clone(),
-                    });
-                    overlay.apply(decision.changes);
+            let decision = match decision {
+                Ok(decision) => decision,
+                Err(failure) => {
+                    verdicts.push(Verdict::Failed(failure));
+                    continue;
                 }
-                Err(failure) => verdicts.push(Verdict::Failed(failure)),
+            };
+            let mut outcomes = decision.outcomes.len();
+            outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
+                id: o.id,
+                type_name: o.data.type_name().to_owned(),
+                causation_id: id.to_owned(),
+                body: outcome_text(o, &event.meta),
+            }));
+            overlay.apply(decision.changes);
+            let mut sweeping = Sweeping {
+                conn: &mut *conn,
+                outbox_rows: &mut outbox_rows,
+                ahead: &mut ahead,
+            };
+            for sweep in &decision.sweeps {
+                outcomes += self.sweep(&mut sweeping, &mut overlay, event, sweep).await?;
             }
+            verdicts.push(Verdict::Applied { outcomes });
+            inbox_rows.push(inbox::InboxRow {
+                event_id: id.to_owned(),
+                type_name: event.meta.type_name.clone(),
+                source: event.meta.source.clone(),
+                time: event.meta.time,
+                outcomes: i32::try_from(outcomes).unwrap_or(i32::MAX),
+                body: event.raw.clone(),
+            });
         }
         let writes = overlay.writes();
+        let (docs, forget) = overlay.into_docs();
         Ok(Decided {
             verdicts,
             inbox_rows,
             outbox_rows,
             writes,
-            docs: overlay.into_docs(),
+            docs,
+            forget,
+            ahead,
         })
+    }
+
+    /// Runs a sweep an event set off: page by page, each document planned,
+    /// loaded and decided on its own, in sweep order; past a bound, the
+    /// batch so far is written ahead (same transaction) and let go, so a
+    /// sweep over a great many documents holds a page at a time. Returns
+    /// how many outcomes it decided.
+    async fn sweep(
+        &self,
+        out: &mut Sweeping<'_>,
+        overlay: &mut Overlay<'_>,
+        event: &Inbound,
+        sweep: &Sweep,
+    ) -> Result<usize, StoreError> {
+        let now = business_time(event.meta.time, &event.event);
+        let mut outcomes = 0;
+        let mut after = None;
+        loop {
+            let page = overlay.sweep_page(out.conn, &sweep.query, after.as_ref()).await?;
+            // Plan the page's reads, in rounds, for all its documents at once.
+            for _ in 0..MAX_PLAN_ROUNDS {
+                let mut missing = Missing::default();
+                for key in &page.keys {
+                    if let Some(doc) = overlay.doc(key).flatten() {
+                        let mut plan = Plan::new(&*overlay, now);
+                        domain::sweep_reads(&mut plan, &sweep.action, doc);
+                        missing.merge(plan.into_missing());
+                    }
+                }
+                if missing.is_empty() {
+                    break;
+                }
+                overlay.load(out.conn, &missing).await?;
+            }
+            for key in &page.keys {
+                let mut rounds = 0;
+                let decision = loop {
+                    let attempt = catch_unwind(AssertUnwindSafe(|| {
+                        let mut ws = Workspace::new(&*overlay, &self.rules, event.meta.id.clone(), now);
+                        domain::sweep_apply(&mut ws, &sweep.action, key);
+                        if ws.missing().is_empty() {
+                            Ok(ws.into_decision())
+                        } else {
+                            Err(ws.take_missing())
+                        }
+                    }))
+                    .map_err(|panic| {
+                        // The event's own decision is already in the batch:
+                        // the batch is refused, and the event retried alone.
+                        StoreError::Corrupt(format!(
+                            "a rule panicked in a sweep of {}: {}",
+                            event.meta.id,
+                            panic_message(&panic)
+                        ))
+                    })?;
+                    let missing = match attempt {
+                        Ok(decision) => break decision,
+                        Err(missing) => missing,
+                    };
+                    rounds += 1;
+                    telemetry::decide_missed(&event.meta.type_name);
+                    if rounds > MAX_DECIDE_ROUNDS {
+                        return Err(StoreError::Corrupt(format!(
+                            "a sweep of {} kept reading state it had not loaded",
+                            event.meta.id
+                        )));
+                    }
+                    overlay.load(out.conn, &missing).await?;
+                };
+                outcomes += decision.outcomes.len();
+                out.outbox_rows.extend(decision.outcomes.iter().map(|o| OutboxRow {
+                    id: o.id,
+                    type_name: o.data.type_name().to_owned(),
+                    causation_id: event.meta.id.as_str().to_owned(),
+                    body: outcome_text(o, &event.meta),
+                }));
+                overlay.apply(decision.changes);
+            }
+            if page.last {
+                return Ok(outcomes);
+            }
+            after = page
+                .keys
+                .last()
+                .and_then(|k| overlay.doc(k).flatten().map(|d| (Query::sweep_position(d), k.clone())));
+            if overlay.unwritten() + out.outbox_rows.len() > WRITE_AHEAD_AT {
+                let writes = overlay.write_ahead();
+                let rows = std::mem::take(out.outbox_rows);
+                out.ahead.extend(rows.iter().map(|r| r.type_name.clone()));
+                commit::write(out.conn, &[], &writes, rows, Write::Ahead).await?;
+            }
+            if after.is_none() {
+                // An empty page that is not the last cannot happen; stop
+                // rather than loop.
+                return Ok(outcomes);
+            }
+        }
     }
 
     /// Runs the rules for one event on the loaded state.
@@ -274,6 +404,14 @@ fn inject_fault(event: &Inbound) {
     if event.meta.id.as_str().starts_with("fault:panic") {
         panic!("fault injected into the rules for event {}", event.meta.id);
     }
+}
+
+/// Where a sweep's outcomes go, and the connection it loads through.
+struct Sweeping<'a> {
+    conn: &'a mut PgConnection,
+    outbox_rows: &'a mut Vec<OutboxRow>,
+    /// Types of the outcomes written ahead (for the metrics).
+    ahead: &'a mut Vec<String>,
 }
 
 /// One run of the rules for one event.

@@ -346,9 +346,13 @@ impl Consumer {
         loop {
             let started = Instant::now();
             match self.pipeline.apply(events).await {
-                Ok(Committed { verdicts, stored }) => {
+                Ok(Committed {
+                    verdicts,
+                    stored,
+                    written_ahead,
+                }) => {
                     self.health.database_reachable(true);
-                    self.report(events, &verdicts, &stored, started.elapsed());
+                    self.report(events, &verdicts, &stored, &written_ahead, started.elapsed());
                     if self.relay_feed.send(stored).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
                     }
@@ -436,7 +440,14 @@ impl Consumer {
         self.dead_letter(delivery, reason, detail, interrupt).await
     }
 
-    fn report(&self, events: &[&Inbound], verdicts: &[Verdict], outbox: &[Pending], elapsed: Duration) {
+    fn report(
+        &self,
+        events: &[&Inbound],
+        verdicts: &[Verdict],
+        outbox: &[Pending],
+        written_ahead: &[String],
+        elapsed: Duration,
+    ) {
         let mut applied = Vec::new();
         let mut duplicates = Vec::new();
         for (event, verdict) in events.iter().zip(verdicts) {
@@ -452,7 +463,11 @@ impl Consumer {
                 Verdict::Failed(_) => {}
             }
         }
-        let outcomes: Vec<&str> = outbox.iter().map(|o| o.type_name.as_str()).collect();
+        let outcomes: Vec<&str> = written_ahead
+            .iter()
+            .map(String::as_str)
+            .chain(outbox.iter().map(|o| o.type_name.as_str()))
+            .collect();
         for row in outbox.iter().filter(|o| o.type_name == "participation.accepted") {
             let body: serde_json::Value = serde_json::from_str(&row.body).unwrap_or_default();
             if body["data"]["fake_order_risk"] == "high" {

@@ -176,6 +176,7 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) {
         status: CampaignStatus::PendingPayment,
         payment_due_at: t + Duration::hours(PAYMENT_WINDOW_HOURS),
         paid_at: None,
+        recalled_at: None,
         participant_count: 0,
         rewards_total: Decimal::ZERO,
         rewards_issued: 0,
@@ -646,6 +647,7 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) {
     match (reason, campaign) {
         (None, Some(mut campaign)) => {
             campaign.status = CampaignStatus::Recalled;
+            campaign.recalled_at = Some(ws.now());
             for timer in [TimerKey::Start, TimerKey::End, TimerKey::Finalize] {
                 ws.delete::<Timer>(&timer(campaign.id.clone()));
             }

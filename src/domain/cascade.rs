@@ -18,6 +18,7 @@ use super::model::{CampaignStatus, Order, Product, Time, TimerKey};
 use super::workspace::{Plan, Workspace};
 use super::{campaign, catalogue, clock, commission, participation, sample};
 use crate::wire::events::{ContentPosted, OrderPaid, OrderRef, OrderRefunded, ProductUpdated};
+use crate::wire::values::{OrderId, SellerId};
 
 /// An order's base changed at business time `at`: its campaign progress and
 /// its refundable-sample units follow.
@@ -106,6 +107,40 @@ pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) {
     if commission::content_posted(ws, e) {
         participation::content_posted(ws, e);
     }
+}
+
+/// Reads of re-deciding one order of a sweep (O9): what its commission's
+/// decision and its campaign progress read.
+pub fn redecide_reads(plan: &mut Plan<'_>, order: &Order) {
+    // The sweep's page has loaded the order; stating it keeps the plan whole.
+    plan.read::<Order>(&order.id);
+    commission::redecide_reads(plan, order);
+}
+
+/// O9 for one order a late fact may affect: its pending commission is
+/// re-decided; if the order moved between campaigns (or into or out of
+/// one), the old campaign's progress loses it and the new one's counts it
+/// at its paid time.
+pub fn redecide(ws: &mut Workspace<'_>, id: &OrderId, seller: Option<&SellerId>) {
+    let Some(mut order) = ws.get::<Order>(id) else {
+        return;
+    };
+    if seller.is_some_and(|s| order.paid.as_ref().is_none_or(|p| &p.seller_id != s)) {
+        return;
+    }
+    let Some(before) = commission::redecide(ws, &mut order) else {
+        return;
+    };
+    let after = order.commission.as_ref().and_then(|c| c.campaign_id.clone());
+    if before != after {
+        if let Some(before) = &before {
+            participation::order_left(ws, &order, before);
+        }
+        if after.is_some() {
+            participation::order_entered(ws, &order);
+        }
+    }
+    ws.put(order);
 }
 
 pub fn tick_reads(plan: &mut Plan<'_>) {

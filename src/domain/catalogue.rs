@@ -6,7 +6,7 @@
 //! [`CreatorProfile::matches`](super::model::CreatorProfile::matches)).
 
 use super::model::{Creator, CreatorProfile, Emit, GroupVersion, Product, ProductVersion, Seller, insert_by_time};
-use super::workspace::{Plan, Workspace};
+use super::workspace::{Plan, Query, Sweep, SweepAction, Workspace};
 use crate::wire::events::{CreatorGroupSaved, CreatorUpdated, ProductUpdated};
 use crate::wire::outcomes::{CreatorGroupRejected, GroupRejection, OutcomeData};
 use crate::wire::values::OrderId;
@@ -14,15 +14,27 @@ use crate::wire::values::OrderId;
 /// G1: a seller holds at most this many groups.
 pub const GROUP_LIMIT: usize = 100;
 
-/// Reads: the product.
+/// Reads: the product (and the first page of the re-decisions it may set
+/// off, O9).
 pub fn product_updated_reads(plan: &mut Plan<'_>, e: &ProductUpdated) {
-    plan.read::<Product>(&e.product_id);
+    let now = plan.now();
+    if let Some(product) = plan.lookup::<Product>(&e.product_id) {
+        let since = product.and_then(|p| p.current_from(now));
+        plan.sweep(Query::PendingOrdersOfProductSince(e.product_id.clone(), since));
+    }
 }
 
 /// Records the new version. Returns the orders that waited for the product
-/// to be known (their commissions are decided now, by the cascade).
+/// to be known (their commissions are decided now, by the cascade). O9: the
+/// product's pending commissions of orders from the version's time on are
+/// re-decided after this event (a sweep).
 pub fn product_updated(ws: &mut Workspace<'_>, e: &ProductUpdated) -> (Product, Vec<OrderId>) {
     let mut product = ws.get_or_new::<Product>(&e.product_id);
+    let since = product.current_from(ws.now());
+    ws.sweep(Sweep {
+        query: Query::PendingOrdersOfProductSince(e.product_id.clone(), since),
+        action: SweepAction::Redecide { seller: None },
+    });
     product.record(ProductVersion {
         time: ws.now(),
         seller_id: e.seller_id.clone(),

@@ -161,6 +161,67 @@ fn campaigns_with(
         .collect()
 }
 
+/// The O2/O4 decision for a paid, attributed order on the current state:
+/// the rate decision and the shop-ads rate, given whether the order's
+/// content is known to be ads-authorized.
+fn decision_now(
+    ws: &mut Workspace<'_>,
+    paid: &PaidOrder,
+    creator: &CreatorId,
+    product: &Product,
+    authorized: bool,
+) -> (RateDecision, Rate) {
+    let creator = ws.read_or_new::<Creator>(creator);
+    let pair = ws.read_or_new::<Pair>(&(paid.seller_id.clone(), creator.id.clone()));
+    let campaigns = campaigns_with(ws, &creator, &paid.seller_id);
+    let decision = decide_rate(
+        paid,
+        &RateInputs {
+            creator: &creator,
+            pair: &pair,
+            product,
+            campaigns: &campaigns,
+        },
+    );
+    let shop_rate = shop_ads_rate(
+        &decision,
+        product.at(paid.time).and_then(|v| v.open_collab_shop_ads_rate),
+        paid.via_shop_ads,
+        authorized,
+    );
+    (decision, shop_rate)
+}
+
+/// O9: re-decides a pending commission by O2/O4/O5 on the current state —
+/// a fact stamped at or before the order arrived after it was decided.
+/// Returns the campaign the order counted for before, when the decision
+/// changed (`commission.adjusted`, `rate_corrected`). A payable commission
+/// is locked, a cancelled one stays cancelled: neither is re-decided.
+pub fn redecide(ws: &mut Workspace<'_>, order: &mut Order) -> Option<Option<CampaignId>> {
+    order.pending()?;
+    let paid = order.paid.clone()?;
+    let creator = paid.creator_id.clone()?;
+    let product = ws.read_or_new::<Product>(&paid.product_id);
+    let authorized = paid.via_shop_ads
+        && paid.content_id.as_ref().is_some_and(|id| {
+            ws.read::<Content>(id)
+                .is_some_and(|c| c.posted.as_ref().is_some_and(|p| p.ads_authorized))
+        });
+    let (decision, shop_rate) = decision_now(ws, &paid, &creator, &product, authorized);
+    order.redecide(decision.rate, decision.source, decision.campaign_id, shop_rate, ws)
+}
+
+/// Reads of re-deciding an order's pending commission (O9).
+pub fn redecide_reads(plan: &mut Plan<'_>, order: &Order) {
+    let Some(paid) = order.paid.as_ref().filter(|_| order.pending().is_some()) else {
+        return;
+    };
+    if let Some(creator) = &paid.creator_id {
+        let content = paid.content_id.as_ref().filter(|_| paid.via_shop_ads);
+        accrual_reads(plan, &paid.seller_id, creator, &paid.product_id, content);
+    }
+}
+
 /// Reads of deciding an attributed order's commission (O2–O5) and of
 /// replaying what is known to have happened after it: the product, the
 /// creator, the pair and its disputes, the creator's campaigns with the
@@ -271,16 +332,6 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product, react: R
     let creator = ws.read_or_new::<Creator>(&creator_id);
     let pair = ws.read_or_new::<Pair>(&(paid.seller_id.clone(), creator_id.clone()));
     let disputes: Vec<Arc<Dispute>> = ws.read_many::<Dispute>(&pair.disputes).into_iter().flatten().collect();
-    let campaigns = campaigns_with(ws, &creator, &paid.seller_id);
-    let decision = decide_rate(
-        &paid,
-        &RateInputs {
-            creator: &creator,
-            pair: &pair,
-            product,
-            campaigns: &campaigns,
-        },
-    );
     let authorized = match (&paid.content_id, paid.via_shop_ads) {
         (Some(content_id), true) => {
             let mut content = ws.get_or_new::<Content>(content_id);
@@ -297,12 +348,7 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product, react: R
         }
         _ => false,
     };
-    let shop_rate = shop_ads_rate(
-        &decision,
-        product.at(t).and_then(|v| v.open_collab_shop_ads_rate),
-        paid.via_shop_ads,
-        authorized,
-    );
+    let (decision, shop_rate) = decision_now(ws, &paid, &creator_id, product, authorized);
     let base = order.base();
     let commission = Commission {
         id: ids::commission_id(&order.id),
@@ -458,6 +504,7 @@ fn apply_fact(ws: &mut Workspace<'_>, order: &mut Order, fact: &OrderFact, react
                 return;
             }
             order.refunded += amount;
+            order.last_refund_at = order.last_refund_at.max(Some(time));
             order.recompute_after_refund(ws);
             react(ws, order, time);
         }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::model::{Campaign, Creator, Dispute, Emit, Order, Pair, Participation, Violation};
-use super::workspace::{Plan, Query, Workspace};
+use super::workspace::{Plan, Query, Sweep, SweepAction, Workspace};
 use crate::wire::events::{
     CreatorPlatformBlocked, CreatorViolationReported, DisputeOpened, DisputeResolved, PartnershipEstablished,
     SellerCreator,
@@ -47,10 +47,21 @@ fn participations_reads(plan: &mut Plan<'_>, creator: &CreatorId, seller: Option
     }
 }
 
-/// Reads: the creator, its pending commissions, its participations (V2).
+/// Reads: the creator, its pending commissions, its participations and its
+/// pairs with partners and campaign sellers (V2).
 pub fn violation_reported_reads(plan: &mut Plan<'_>, e: &CreatorViolationReported) {
     plan.query::<Order>(Query::PendingOrdersOf(e.creator_id.clone()));
     participations_reads(plan, &e.creator_id, None, false);
+    if let Some(c) = plan.read::<Creator>(&e.creator_id) {
+        let sellers: BTreeSet<&SellerId> = c
+            .partner_sellers
+            .iter()
+            .chain(c.participations.iter().map(|(_, s)| s))
+            .collect();
+        for seller in sellers {
+            plan.read::<Pair>(&pair_id(seller, &e.creator_id));
+        }
+    }
 }
 
 /// V1, V2
@@ -76,15 +87,24 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
         order.on_violation(ws);
         ws.put(order);
     }
-    // V2: sellers with a partnership or a live campaign participation.
-    let mut sellers: BTreeSet<SellerId> = c.partner_sellers.clone();
+    // V2: sellers connected with the creator at the violation's time — a
+    // partnership or an accepted participation from then or before, not
+    // paused by then — whatever arrived since.
+    let v = violation.time;
+    let mut sellers: BTreeSet<SellerId> = BTreeSet::new();
+    for seller in &c.partner_sellers {
+        let pair = ws.read_or_new::<Pair>(&pair_id(seller, &c.id));
+        if pair.partnership.iter().any(|(t, _)| *t <= v) && !pair.paused_by(v) {
+            sellers.insert(seller.clone());
+        }
+    }
     let keys: Vec<_> = c
         .participations
         .iter()
         .map(|(k, _)| (k.clone(), c.id.clone()))
         .collect();
     for p in ws.read_many::<Participation>(&keys).into_iter().flatten() {
-        if p.status != ParticipationStatus::Removed {
+        if p.joined_at <= v && !ws.read_or_new::<Pair>(&pair_id(&p.seller_id, &c.id)).paused_by(v) {
             sellers.insert(p.seller_id.clone());
         }
     }
@@ -112,8 +132,9 @@ pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) {
     let paused_at = ws.now();
     p.paused_at = Some(paused_at);
     ws.put(p);
-    let mut c = ws.get_or_new::<Creator>(&e.creator_id);
-    c.partner_sellers.remove(&e.seller_id);
+    // The seller stays among the creator's partners: V2 asks who was
+    // connected at a violation's time, and the pause says until when.
+    let c = ws.read_or_new::<Creator>(&e.creator_id);
     for mut order in pending_orders(ws, &e.creator_id, Some(&e.seller_id)) {
         // An order made at or after the pause earns 0 (O2.2), whenever the pause arrives.
         if order.paid.as_ref().is_some_and(|paid| paid.time >= paused_at) {
@@ -133,7 +154,6 @@ pub fn partnership_paused(ws: &mut Workspace<'_>, e: &SellerCreator) {
         participation.set_status(ParticipationStatus::Removed, ws);
         ws.put(participation);
     }
-    ws.put(c);
 }
 
 /// Reads of settling a dispute both sides of which are known: the pair, the
@@ -273,6 +293,8 @@ pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) {
 pub fn partnership_established_reads(plan: &mut Plan<'_>, e: &PartnershipEstablished) {
     plan.read::<Creator>(&e.creator_id);
     plan.read::<Pair>(&pair_id(&e.seller_id, &e.creator_id));
+    let now = plan.now();
+    plan.sweep(Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), now));
 }
 
 /// V7: a partnership (also how a seller keeps a demoted creator).
@@ -308,6 +330,14 @@ pub fn partnership_established(ws: &mut Workspace<'_>, e: &PartnershipEstablishe
         }),
     );
     c.notify_late_connection(&p, t, ws);
+    // O9: the seller's orders with the creator since then may now earn the
+    // partnership's rate.
+    ws.sweep(Sweep {
+        query: Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), t),
+        action: SweepAction::Redecide {
+            seller: Some(e.seller_id.clone()),
+        },
+    });
     ws.put(p);
     ws.put(c);
 }

@@ -39,9 +39,11 @@ pub mod workspace;
 
 pub use workspace::Rules;
 
+use crate::wire::envelope::Outcome;
 use crate::wire::events::Event;
-use model::Time;
-use workspace::{Plan, Workspace};
+use crate::wire::values::EventId;
+use model::{Doc, Key, Time};
+use workspace::{Decision, MemState, Plan, SweepAction, Workspace};
 
 /// The business time of an event: the envelope `time`, except for a clock
 /// tick, whose `now` is the time it announces.
@@ -115,6 +117,58 @@ pub fn apply(ws: &mut Workspace<'_>, event: &Event) {
         Event::CreatorPlatformBlocked(e) => enforcement::platform_blocked(ws, e),
         Event::ClockTicked(_) => cascade::tick(ws),
     }
+}
+
+/// States what one document of a sweep will read.
+pub fn sweep_reads(plan: &mut Plan<'_>, action: &SweepAction, doc: &Doc) {
+    // One action today; other documents are not swept.
+    if let (SweepAction::Redecide { .. }, Doc::Order(order)) = (action, doc) {
+        cascade::redecide_reads(plan, order);
+    }
+}
+
+/// Applies a sweep's action to one document. Each document is decided on
+/// its own (one workspace each), after the documents before it.
+pub fn sweep_apply(ws: &mut Workspace<'_>, action: &SweepAction, key: &Key) {
+    if let (SweepAction::Redecide { seller }, Key::Order(id)) = (action, key) {
+        cascade::redecide(ws, id, seller.as_ref());
+    }
+}
+
+/// Decides an event on a complete in-memory state, its sweeps included, and
+/// applies what it changed: the reference the pipeline must agree with (the
+/// unit tests and the differential test use it). Returns every outcome, in
+/// order.
+pub fn decide_in_memory(
+    state: &mut MemState,
+    rules: &Rules,
+    id: &EventId,
+    envelope_time: Time,
+    event: &Event,
+) -> Vec<Outcome> {
+    let now = business_time(envelope_time, event);
+    let Decision {
+        changes,
+        mut outcomes,
+        sweeps,
+    } = {
+        let mut ws = Workspace::new(state, rules, id.clone(), now);
+        apply(&mut ws, event);
+        ws.into_decision()
+    };
+    state.apply_changes(changes);
+    for sweep in sweeps {
+        for key in state.sweep_keys(&sweep.query) {
+            let decision = {
+                let mut ws = Workspace::new(state, rules, id.clone(), now);
+                sweep_apply(&mut ws, &sweep.action, &key);
+                ws.into_decision()
+            };
+            state.apply_changes(decision.changes);
+            outcomes.extend(decision.outcomes);
+        }
+    }
+    outcomes
 }
 
 #[cfg(test)]

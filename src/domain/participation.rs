@@ -11,7 +11,7 @@ use super::model::{
     Campaign, CampaignPlan, ChallengeMetric, ContentFilter, Contribution, Creator, Emit, Order, Pair, Participation,
     RewardRecord, Seller, TaskKind, TaskSpec, Time, insert_by_time,
 };
-use super::workspace::{Plan, Query, Workspace};
+use super::workspace::{Plan, Query, Sweep, SweepAction, Workspace};
 use crate::wire::events::{ContentPosted, CreatorJoinRequested, SellerCreator};
 use crate::wire::outcomes::{
     JoinRejection, OutcomeData, ParticipationAccepted, ParticipationRejected, ParticipationStatus, RateSource,
@@ -40,6 +40,8 @@ pub fn join_requested_reads(plan: &mut Plan<'_>, e: &CreatorJoinRequested) {
         plan.read::<Pair>(&(campaign.seller_id.clone(), e.creator_id.clone()));
         plan.read::<Seller>(&campaign.seller_id);
     }
+    let now = plan.now();
+    plan.sweep(Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), now));
 }
 
 /// J1: a join is accepted iff every check passes; otherwise the first failing
@@ -123,6 +125,14 @@ pub fn join_requested(ws: &mut Workspace<'_>, e: &CreatorJoinRequested) {
     if pair.paused_at.is_some() {
         participation.set_status(ParticipationStatus::Removed, ws);
     }
+    // O9: the creator's orders with the seller since the join may now earn
+    // the campaign's rate.
+    ws.sweep(Sweep {
+        query: Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), t),
+        action: SweepAction::Redecide {
+            seller: Some(campaign.seller_id.clone()),
+        },
+    });
     ws.put(participation);
     ws.put(campaign);
     ws.put(creator);
@@ -232,6 +242,52 @@ pub fn order_changed(ws: &mut Workspace<'_>, order: &Order, at: Time) {
         ws.put(campaign);
     }
     ws.put(p);
+}
+
+/// O9: an order that no longer counts for a campaign leaves its progress
+/// (unless rewards there are decided: settled, or a finalized challenge).
+/// A reward already issued is never taken back; the status stays.
+pub fn order_left(ws: &mut Workspace<'_>, order: &Order, campaign_id: &CampaignId) {
+    let Some(creator_id) = order.creator() else {
+        return;
+    };
+    let key = (campaign_id.clone(), creator_id.clone());
+    let (Some(campaign), Some(mut p)) = (ws.read::<Campaign>(campaign_id), ws.get::<Participation>(&key)) else {
+        return;
+    };
+    if campaign.is_closed() || campaign.finalized {
+        return;
+    }
+    if p.orders.remove(&order.id).is_some() {
+        ws.put(p);
+    }
+}
+
+/// O9: an order that now counts for its campaign counts at its paid time —
+/// for a GMV score, as of its latest refund if later (H3 ties).
+pub fn order_entered(ws: &mut Workspace<'_>, order: &Order) {
+    let Some(paid) = &order.paid else {
+        return;
+    };
+    let gmv_score = order
+        .commission
+        .as_ref()
+        .and_then(|c| c.campaign_id.as_ref())
+        .and_then(|k| ws.read::<Campaign>(k))
+        .is_some_and(|k| {
+            matches!(
+                k.plan,
+                CampaignPlan::Challenge {
+                    metric: ChallengeMetric::Gmv,
+                    ..
+                }
+            )
+        });
+    let at = match order.last_refund_at {
+        Some(refund) if gmv_score => paid.time.max(refund),
+        _ => paid.time,
+    };
+    order_changed(ws, order, at);
 }
 
 /// Reads of ranking a challenge: its participations and their creators.

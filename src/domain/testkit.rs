@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::model::{Aggregate, Doc, Key};
-use super::workspace::{Lookup, MemState, Plan, Query, Rules, Workspace};
-use super::{apply, business_time, reads};
+use super::workspace::{Decision, Lookup, MemState, Plan, Query, Rules, Workspace};
+use super::{apply, business_time, reads, sweep_apply, sweep_reads};
 use crate::wire::events::Event;
 use crate::wire::outcomes::OutcomeData;
 use crate::wire::values::EventId;
@@ -58,18 +58,64 @@ impl Lookup for Recording<'_> {
     }
 }
 
-/// The keys and queries `event`'s reads state, on the complete state.
-fn planned(state: &MemState, event: &Event, now: DateTime<Utc>) -> (BTreeSet<Key>, Vec<Query>) {
-    // On a complete state nothing is missing, so record what the plan reads.
+/// What a plan states (keys and queries), on the complete state: nothing is
+/// missing there, so the lookup records what the plan reads.
+fn planned(state: &MemState, now: DateTime<Utc>, reads: impl FnOnce(&mut Plan<'_>)) -> (BTreeSet<Key>, Vec<Query>) {
     let recording = Recording {
         state,
         keys: RefCell::default(),
         queries: RefCell::default(),
     };
     let mut plan = Plan::new(&recording, now);
-    reads(&mut plan, event);
-    assert!(plan.into_missing().is_empty(), "a complete state misses nothing");
+    reads(&mut plan);
+    let missing = plan.into_missing();
+    assert!(
+        missing.keys.is_empty() && missing.queries.is_empty(),
+        "a complete state misses nothing"
+    );
     (recording.keys.into_inner(), recording.queries.into_inner())
+}
+
+/// Runs `decide` on the state and checks that it read only what `planned`
+/// states: by key, or as the answer of a stated query.
+fn checked(
+    state: &MemState,
+    rules: &Rules,
+    id: &str,
+    now: DateTime<Utc>,
+    what: &str,
+    (planned_keys, planned_queries): (BTreeSet<Key>, Vec<Query>),
+    decide: impl FnOnce(&mut Workspace<'_>),
+) -> Decision {
+    let recording = Recording {
+        state,
+        keys: RefCell::default(),
+        queries: RefCell::default(),
+    };
+    let decision = {
+        let mut ws = Workspace::new(&recording, rules, EventId::from(id), now);
+        decide(&mut ws);
+        assert!(ws.missing().is_empty(), "an in-memory state never misses");
+        ws.into_decision()
+    };
+    for query in recording.queries.borrow().iter() {
+        assert!(
+            planned_queries.contains(query),
+            "{what}: the rules ran {query:?}, which its reads do not state"
+        );
+    }
+    let answered = |key: &Key| {
+        planned_queries
+            .iter()
+            .any(|q| q.kind() == key.kind() && state.docs.get(key).is_some_and(|doc| q.matches(doc)))
+    };
+    for key in recording.keys.borrow().iter() {
+        assert!(
+            planned_keys.contains(key) || answered(key),
+            "{what}: the rules read {key:?}, which its reads do not state"
+        );
+    }
+    decision
 }
 
 impl Scenario {
@@ -98,44 +144,29 @@ impl Scenario {
         self.apply_event(id, time(at), &event)
     }
 
-    /// Applies a typed event, checking that it reads only what it planned.
+    /// Applies a typed event as `decide_in_memory` does — the event, then
+    /// its sweeps document by document — checking that each decision reads
+    /// only what its plan states.
     pub fn apply_event(&mut self, id: &str, envelope_time: DateTime<Utc>, event: &Event) -> Vec<OutcomeData> {
         let now = business_time(envelope_time, event);
-        let (planned_keys, planned_queries) = planned(&self.state, event, now);
-        let recording = Recording {
-            state: &self.state,
-            keys: RefCell::default(),
-            queries: RefCell::default(),
-        };
-        let decision = {
-            let mut ws = Workspace::new(&recording, &self.rules, EventId::from(id), now);
-            apply(&mut ws, event);
-            assert!(ws.missing().is_empty(), "an in-memory state never misses");
-            ws.into_decision()
-        };
-        // What the rules read is what the plan stated: by key, or as the
-        // answer of a stated query.
-        for query in recording.queries.borrow().iter() {
-            assert!(
-                planned_queries.contains(query),
-                "{}: the rules ran {query:?}, which its reads do not state",
-                event.type_name()
-            );
-        }
-        let answered = |key: &Key| {
-            planned_queries
-                .iter()
-                .any(|q| q.kind() == key.kind() && self.state.docs.get(key).is_some_and(|doc| q.matches(doc)))
-        };
-        for key in recording.keys.borrow().iter() {
-            assert!(
-                planned_keys.contains(key) || answered(key),
-                "{}: the rules read {key:?}, which its reads do not state",
-                event.type_name()
-            );
-        }
+        let what = event.type_name();
+        let plan = planned(&self.state, now, |plan| reads(plan, event));
+        let decision = checked(&self.state, &self.rules, id, now, what, plan, |ws| apply(ws, event));
         self.state.apply_changes(decision.changes);
-        let produced: Vec<OutcomeData> = decision.outcomes.into_iter().map(|o| o.data).collect();
+        let mut produced: Vec<OutcomeData> = decision.outcomes.into_iter().map(|o| o.data).collect();
+        for sweep in decision.sweeps {
+            for key in self.state.sweep_keys(&sweep.query) {
+                let Some(doc) = self.state.docs.get(&key).cloned() else {
+                    continue;
+                };
+                let plan = planned(&self.state, now, |plan| sweep_reads(plan, &sweep.action, &doc));
+                let decision = checked(&self.state, &self.rules, id, now, what, plan, |ws| {
+                    sweep_apply(ws, &sweep.action, &key)
+                });
+                self.state.apply_changes(decision.changes);
+                produced.extend(decision.outcomes.into_iter().map(|o| o.data));
+            }
+        }
         self.outcomes.extend(produced.iter().cloned());
         produced
     }

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::ids;
-use super::model::{Aggregate, Doc, Emit, Fresh, Key, Time};
+use super::model::{Aggregate, Doc, Emit, Fresh, Key, Order, Time};
 use crate::wire::envelope::Outcome;
 use crate::wire::outcomes::OutcomeData;
-use crate::wire::values::{CampaignId, CreatorId, EventId, ProductId};
+use crate::wire::values::{CampaignId, CreatorId, EventId, ProductId, SellerId};
 
 /// Business settings of the rules (the `[rules]` configuration section).
 #[derive(Clone, Debug, PartialEq)]
@@ -54,18 +54,32 @@ pub enum Query {
     TimersDue(Time),
     /// Every participation in a campaign.
     ParticipationsOf(CampaignId),
+    /// Orders of a creator with a pending commission, paid at or after the
+    /// instant (O9: what a late partnership or join may re-decide).
+    PendingOrdersOfCreatorSince(CreatorId, Time),
+    /// Orders of a product with a pending commission, paid at or after the
+    /// instant, or all of them (O9: what a late product update may re-decide).
+    PendingOrdersOfProductSince(ProductId, Option<Time>),
 }
 
 impl Query {
     pub fn kind(&self) -> &'static str {
         match self {
-            Query::PendingOrdersOf(_) | Query::OrdersOfCreatorProduct(..) => "order",
+            Query::PendingOrdersOf(_)
+            | Query::OrdersOfCreatorProduct(..)
+            | Query::PendingOrdersOfCreatorSince(..)
+            | Query::PendingOrdersOfProductSince(..) => "order",
             Query::TimersDue(_) => "timer",
             Query::ParticipationsOf(_) => "participation",
         }
     }
 
     pub fn matches(&self, doc: &Doc) -> bool {
+        let paid_since = |o: &Order, since: Option<Time>| {
+            o.paid
+                .as_ref()
+                .is_some_and(|paid| since.is_none_or(|since| paid.time >= since))
+        };
         match (self, doc) {
             (Query::PendingOrdersOf(c), Doc::Order(o)) => o.pending().is_some() && o.creator() == Some(c),
             (Query::OrdersOfCreatorProduct(c, p), Doc::Order(o)) => {
@@ -73,9 +87,46 @@ impl Query {
             }
             (Query::TimersDue(now), Doc::Timer(t)) => t.due_at <= *now,
             (Query::ParticipationsOf(k), Doc::Participation(p)) => &p.id.0 == k,
+            (Query::PendingOrdersOfCreatorSince(c, since), Doc::Order(o)) => {
+                o.pending().is_some() && o.creator() == Some(c) && paid_since(o, Some(*since))
+            }
+            (Query::PendingOrdersOfProductSince(p, since), Doc::Order(o)) => {
+                o.pending().is_some()
+                    && o.paid.as_ref().is_some_and(|paid| &paid.product_id == p)
+                    && paid_since(o, *since)
+            }
             _ => false,
         }
     }
+
+    /// Where a document stands in a sweep over this query: sweeps go through
+    /// their documents in business-time order (an order's paid time), then
+    /// by key.
+    pub fn sweep_position(doc: &Doc) -> Option<Time> {
+        match doc {
+            Doc::Order(o) => o.paid.as_ref().map(|p| p.time),
+            _ => None,
+        }
+    }
+}
+
+/// What a sweep does to each document it goes through.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepAction {
+    /// O9: re-decide a pending commission on the current state, if its
+    /// order is with this seller (any seller: `None`).
+    Redecide { seller: Option<SellerId> },
+}
+
+/// Work an event sets off over many aggregates — possibly a great many, as
+/// when a late product update re-decides every pending commission of the
+/// product: done after the event's own decision, document by document in
+/// [`Query::sweep_position`] order, in pages the shell can write as it goes
+/// so memory stays bounded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub query: Query,
+    pub action: SweepAction,
 }
 
 /// What is not loaded yet: aggregates by key, and queries.
@@ -83,13 +134,15 @@ impl Query {
 pub struct Missing {
     pub keys: Vec<Key>,
     pub queries: Vec<Query>,
+    /// Sweep queries whose first page can be loaded with the rest.
+    pub sweeps: Vec<Query>,
     /// Membership of `keys`: a batch may miss thousands of keys.
     known: HashSet<Key>,
 }
 
 impl Missing {
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.queries.is_empty()
+        self.keys.is_empty() && self.queries.is_empty() && self.sweeps.is_empty()
     }
 
     pub fn add_key(&mut self, key: Key) {
@@ -104,6 +157,12 @@ impl Missing {
         }
     }
 
+    pub fn add_sweep(&mut self, query: Query) {
+        if !self.sweeps.contains(&query) {
+            self.sweeps.push(query);
+        }
+    }
+
     /// Adds what `other` misses, without repeats.
     pub fn merge(&mut self, other: Missing) {
         for key in other.keys {
@@ -111,6 +170,9 @@ impl Missing {
         }
         for query in other.queries {
             self.add_query(query);
+        }
+        for query in other.sweeps {
+            self.add_sweep(query);
         }
     }
 }
@@ -123,6 +185,11 @@ pub trait Lookup {
     fn query(&self, query: &Query) -> Option<Vec<Key>>;
     /// Keys of one kind held in memory; a query answer is reconciled with them.
     fn resident(&self, kind: &str) -> Vec<Key>;
+    /// Whether the first page of a sweep over `query` is loaded (or not
+    /// worth loading ahead).
+    fn sweep_loaded(&self, _query: &Query) -> bool {
+        true
+    }
 }
 
 /// A complete in-memory state: every aggregate it does not hold is absent.
@@ -145,6 +212,18 @@ impl MemState {
 
     pub fn get<A: Aggregate>(&self, id: &A::Id) -> Option<A> {
         self.docs.get(&A::key_of(id)).cloned().and_then(A::from_doc)
+    }
+
+    /// Every document a sweep over `query` goes through, in sweep order.
+    pub fn sweep_keys(&self, query: &Query) -> Vec<Key> {
+        let mut found: Vec<(Option<Time>, Key)> = self
+            .docs
+            .iter()
+            .filter(|(_, doc)| query.matches(doc))
+            .map(|(key, doc)| (Query::sweep_position(doc), key.clone()))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, key)| key).collect()
     }
 }
 
@@ -205,6 +284,19 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// As [`read`](Self::read), telling "absent" (`Some(None)`) from "not
+    /// loaded yet" (`None`).
+    pub fn lookup<A: Aggregate>(&mut self, id: &A::Id) -> Option<Option<Arc<A>>> {
+        let key = A::key_of(id);
+        match self.loaded.doc(&key) {
+            Some(doc) => Some(doc.and_then(A::shared)),
+            None => {
+                self.missing.add_key(key);
+                None
+            }
+        }
+    }
+
     /// [`read`](Self::read) for several.
     pub fn read_all<'i, A: Aggregate + 'i>(&mut self, ids: impl IntoIterator<Item = &'i A::Id>) -> Vec<Arc<A>> {
         ids.into_iter().filter_map(|id| self.read::<A>(id)).collect()
@@ -223,16 +315,27 @@ impl<'a> Plan<'a> {
             .collect()
     }
 
+    /// A sweep the event may set off: its first page is worth loading with
+    /// the rest of the batch (most sweeps find nothing: a fact that is not
+    /// late re-decides nothing).
+    pub fn sweep(&mut self, query: Query) {
+        if !self.loaded.sweep_loaded(&query) {
+            self.missing.add_sweep(query);
+        }
+    }
+
     pub fn into_missing(self) -> Missing {
         self.missing
     }
 }
 
-/// What one event decided: the changed aggregates and the outcomes.
+/// What one event decided: the changed aggregates, the outcomes, and the
+/// sweeps it sets off.
 #[derive(Clone, Debug, Default)]
 pub struct Decision {
     pub changes: BTreeMap<Key, Option<Doc>>,
     pub outcomes: Vec<Outcome>,
+    pub sweeps: Vec<Sweep>,
 }
 
 /// A rule's view of the state for one event: reads fall through to the
@@ -244,6 +347,7 @@ pub struct Workspace<'a> {
     now: Time,
     changes: BTreeMap<Key, Option<Doc>>,
     outcomes: Vec<Outcome>,
+    sweeps: Vec<Sweep>,
     missing: Missing,
 }
 
@@ -256,8 +360,14 @@ impl<'a> Workspace<'a> {
             now,
             changes: BTreeMap::new(),
             outcomes: Vec::new(),
+            sweeps: Vec::new(),
             missing: Missing::default(),
         }
+    }
+
+    /// Sets off a sweep, done once this event is decided.
+    pub fn sweep(&mut self, sweep: Sweep) {
+        self.sweeps.push(sweep);
     }
 
     fn doc(&mut self, key: &Key) -> Option<Doc> {
@@ -352,6 +462,7 @@ impl<'a> Workspace<'a> {
         Decision {
             changes: self.changes,
             outcomes: self.outcomes,
+            sweeps: self.sweeps,
         }
     }
 }

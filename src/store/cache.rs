@@ -77,6 +77,13 @@ impl DocCache {
         self.evict();
     }
 
+    /// Drops entries a batch wrote ahead of its commit (and no longer holds).
+    pub fn forget<'k>(&mut self, keys: impl IntoIterator<Item = &'k Key>) {
+        for key in keys {
+            self.docs.remove(key);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.docs.len()
     }

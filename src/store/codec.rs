@@ -131,6 +131,8 @@ pub struct IndexColumns {
     pub product_id: Option<String>,
     pub pending: bool,
     pub due_at: Option<DateTime<Utc>>,
+    /// An order's business time (when it was paid).
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 pub fn index(doc: &Doc) -> IndexColumns {
@@ -142,6 +144,7 @@ pub fn index(doc: &Doc) -> IndexColumns {
                 product_id: Some(paid.product_id.as_str().to_owned()),
                 pending: o.pending().is_some(),
                 due_at: None,
+                occurred_at: Some(paid.time),
             },
             None => IndexColumns::default(),
         },
@@ -176,6 +179,18 @@ pub fn query_condition(query: &Query) -> (&'static str, Vec<QueryParam>) {
             vec![Text(campaign.as_str().to_owned())],
         ),
         Query::TimersDue(now) => ("kind = 'timer' AND due_at <= {1}", vec![Time(*now)]),
+        Query::PendingOrdersOfCreatorSince(creator, since) => (
+            "kind = 'order' AND pending AND creator_id = {1} AND occurred_at >= {2}",
+            vec![Text(creator.as_str().to_owned()), Time(*since)],
+        ),
+        Query::PendingOrdersOfProductSince(product, Some(since)) => (
+            "kind = 'order' AND pending AND product_id = {1} AND occurred_at >= {2}",
+            vec![Text(product.as_str().to_owned()), Time(*since)],
+        ),
+        Query::PendingOrdersOfProductSince(product, None) => (
+            "kind = 'order' AND pending AND product_id = {1}",
+            vec![Text(product.as_str().to_owned())],
+        ),
     }
 }
 
@@ -318,6 +333,13 @@ mod tests {
             Query::OrdersOfCreatorProduct(CreatorId::from("c1"), ProductId::from("p1")),
             Query::TimersDue(DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(50)),
             Query::ParticipationsOf(CampaignId::from("k1")),
+            Query::PendingOrdersOfCreatorSince(CreatorId::from("c1"), DateTime::<Utc>::UNIX_EPOCH),
+            Query::PendingOrdersOfCreatorSince(
+                CreatorId::from("c1"),
+                DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1),
+            ),
+            Query::PendingOrdersOfProductSince(ProductId::from("p1"), None),
+            Query::PendingOrdersOfProductSince(ProductId::from("p1"), Some(DateTime::<Utc>::UNIX_EPOCH)),
         ];
         for doc in &docs {
             let columns = index(doc);
@@ -333,6 +355,18 @@ mod tests {
                         }
                         Query::TimersDue(now) => columns.due_at.is_some_and(|d| d <= *now),
                         Query::ParticipationsOf(k) => columns.campaign_id.as_deref() == Some(k.as_str()),
+                        Query::PendingOrdersOfCreatorSince(c, since) => {
+                            columns.pending
+                                && columns.creator_id.as_deref() == Some(c.as_str())
+                                && columns.occurred_at.is_some_and(|t| t >= *since)
+                        }
+                        Query::PendingOrdersOfProductSince(p, since) => {
+                            columns.pending
+                                && columns.product_id.as_deref() == Some(p.as_str())
+                                && columns
+                                    .occurred_at
+                                    .is_some_and(|t| since.is_none_or(|since| t >= since))
+                        }
                     };
                 assert_eq!(by_columns, query.matches(doc), "{query:?} on {doc:?}");
             }

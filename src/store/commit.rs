@@ -1,6 +1,8 @@
 //! The writes of one batch in one statement: inbox rows, changed aggregates
 //! and outbox rows go to PostgreSQL together (data-modifying CTEs), one
-//! round trip instead of four.
+//! round trip instead of four. A batch whose sweeps change a great many
+//! aggregates writes part of them ahead, in the same transaction, with the
+//! same statement (no inbox rows, no version bump).
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
@@ -13,17 +15,17 @@ use super::state::StateWrites;
 
 const WRITE: &str = "\
 WITH bumped AS (
-    UPDATE apply_version SET version = version + 1 WHERE id = 1
+    UPDATE apply_version SET version = version + $22::int8 WHERE id = 1 AND $22::int8 > 0
 ), inbox_rows AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
 ), upserted AS (
-    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at)
+    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at)
     SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                         $13::bool[], $14::timestamptz[])
+                         $13::bool[], $14::timestamptz[], $21::timestamptz[])
     ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id,
         creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending,
-        due_at = EXCLUDED.due_at, updated_at = now()
+        due_at = EXCLUDED.due_at, occurred_at = EXCLUDED.occurred_at, updated_at = now()
 ), deleted AS (
     DELETE FROM state s USING UNNEST($15::text[], $16::text[]) AS d(kind, key)
     WHERE s.kind = d.kind AND s.key = d.key
@@ -34,13 +36,23 @@ SELECT id, type, cause, body FROM UNNEST($17::uuid[], $18::text[], $19::text[], 
 ORDER BY n
 RETURNING seq, created_at";
 
-/// Writes a batch and bumps `apply_version`; returns the outbox rows as
+/// How a write ends a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// The batch's last write: bumps `apply_version`.
+    Last,
+    /// A part written ahead (a large sweep): the version stays.
+    Ahead,
+}
+
+/// Writes a batch (or part of one, ahead); returns the outbox rows as
 /// stored (with their `seq`, the order the relay publishes them in).
 pub async fn write(
     conn: &mut PgConnection,
     inbox: &[InboxRow],
     state: &StateWrites,
     outbox: Vec<OutboxRow>,
+    kind: Write,
 ) -> Result<Vec<Pending>, StoreError> {
     let ids: Vec<Uuid> = outbox.iter().map(|r| r.id).collect();
     let types: Vec<&str> = outbox.iter().map(|r| r.type_name.as_str()).collect();
@@ -67,6 +79,8 @@ pub async fn write(
         .bind(&types)
         .bind(&causes)
         .bind(&bodies)
+        .bind(&state.occurred)
+        .bind(i64::from(kind == Write::Last))
         .fetch_all(conn)
         .await?;
     if stored.len() != outbox.len() {

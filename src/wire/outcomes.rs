@@ -53,6 +53,13 @@ codes! {
         Settled = "settled",
         ConnectionPaused = "connection_paused",
     }
+    /// Why a pending commission was adjusted (O6, O4, V3, O9).
+    AdjustReason {
+        OrderRefunded = "order_refunded",
+        ContentAuthorized = "content_authorized",
+        ConnectionPaused = "connection_paused",
+        RateCorrected = "rate_corrected",
+    }
     RefundTo {
         Seller = "seller",
         Creator = "creator",
@@ -293,13 +300,28 @@ pub struct CommissionAdjusted {
     pub amount: Decimal,
     #[serde(serialize_with = "serialize_money")]
     pub shop_ads_amount: Decimal,
-    /// Change of `amount + shop_ads_amount`; negative after a refund.
+    /// Change of `amount + shop_ads_amount`; negative after a refund, 0 when
+    /// only the decision changed.
     #[serde(serialize_with = "serialize_money")]
     pub delta: Decimal,
     pub currency: Currency,
     /// Extra: the order amount net of refunds the amounts were computed on.
     #[serde(serialize_with = "serialize_money")]
     pub base_amount: Decimal,
+    pub reason: AdjustReason,
+    /// With `rate_corrected` (O9): the decision now in force.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<RateInForce>,
+}
+
+/// The O2/O4 decision a `rate_corrected` adjustment announces.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateInForce {
+    pub rate: Rate,
+    pub rate_source: RateSource,
+    /// Null unless the source is `campaign`.
+    pub campaign_id: Option<CampaignId>,
+    pub shop_ads_rate: Rate,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

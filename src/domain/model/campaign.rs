@@ -124,6 +124,9 @@ pub struct Campaign {
     pub payment_due_at: Time,
     #[serde(default)]
     pub paid_at: Option<Time>,
+    /// When it was recalled (R1), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled_at: Option<Time>,
     /// Accepted participations (their documents are found by
     /// `Query::ParticipationsOf`); kept as a count so the campaign document
     /// stays small however many creators join.
@@ -160,13 +163,16 @@ impl Campaign {
     }
 
     /// Open for a join at business time `t` (J1): scheduled or ongoing as
-    /// of `t` — paid at or before `t`, not yet at its end — and still
-    /// scheduled or ongoing now. A payment stamped after `t` that arrived
-    /// before the join does not open the campaign to it; a join that
-    /// arrives once the campaign has ended is refused even if stamped
-    /// before its end, since nothing could count for it any more.
+    /// of `t` — paid at or before `t`, before its end, not recalled by `t` —
+    /// whatever arrived since. A payment stamped after `t` that arrived
+    /// before the join does not open the campaign to it; a join stamped
+    /// while it was open that arrives after its end is accepted (it can then
+    /// only re-decide pending commissions, O9). An unpaid campaign, expired
+    /// or not, was never open.
     pub fn open_at(&self, t: Time) -> bool {
-        self.is_open() && self.paid_at.is_some_and(|paid| paid <= t) && t < self.ends_at
+        self.paid_at.is_some_and(|paid| paid <= t)
+            && t < self.ends_at
+            && self.recalled_at.is_none_or(|recalled| recalled > t)
     }
 
     /// Rewards can no longer change once the campaign is settled or recalled.

@@ -60,9 +60,18 @@ impl Product {
             .or_else(|| self.versions.first())
     }
 
+    /// Records a version in time order (equal times: arrival order).
     pub fn record(&mut self, version: ProductVersion) {
         let at = self.versions.partition_point(|v| v.time <= version.time);
         self.versions.insert(at, version);
+    }
+
+    /// From when orders take a version stamped `t` as current: from `t`, or
+    /// from the beginning if no version is stamped at or before `t` — an
+    /// order before a product's first version takes that first version
+    /// (decision 2). `None`: from the beginning.
+    pub fn current_from(&self, t: Time) -> Option<Time> {
+        self.versions.iter().any(|v| v.time <= t).then_some(t)
     }
 }
 

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{Emit, Time};
 use crate::wire::events::{ContentType, OrderChannel};
 use crate::wire::outcomes::{
-    CancelReason, CommissionAdjusted, CommissionCancelled, CommissionClawback, CommissionPayable, OutcomeData,
-    PayableReason, RateSource,
+    AdjustReason, CancelReason, CommissionAdjusted, CommissionCancelled, CommissionClawback, CommissionPayable,
+    OutcomeData, PayableReason, RateInForce, RateSource,
 };
 use crate::wire::values::{CampaignId, ContentId, CreatorId, Currency, DisputeId, OrderId, ProductId, Rate, SellerId};
 
@@ -101,6 +101,10 @@ pub struct Order {
     /// Refunds applied so far.
     #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     pub refunded: Decimal,
+    /// Business time of the latest refund (H3: when the order last changed
+    /// a GMV score, for an order that enters a campaign late, O9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refund_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +126,7 @@ impl Order {
             id,
             paid: None,
             refunded: Decimal::ZERO,
+            last_refund_at: None,
             cancelled_at: None,
             settled_at: None,
             early_facts: Vec::new(),
@@ -174,10 +179,16 @@ impl Order {
     }
 
     /// Announces the commission's amounts after a change of `delta`.
-    pub fn announce_adjusted(&self, delta: Decimal, out: &mut impl Emit) {
+    pub fn announce_adjusted(&self, delta: Decimal, reason: AdjustReason, out: &mut impl Emit) {
         let (Some(c), Some(paid)) = (&self.commission, &self.paid) else {
             return;
         };
+        let decision = (reason == AdjustReason::RateCorrected).then(|| RateInForce {
+            rate: c.rate,
+            rate_source: c.source,
+            campaign_id: c.campaign_id.clone(),
+            shop_ads_rate: c.shop_ads_rate,
+        });
         out.emit(
             &c.id,
             OutcomeData::CommissionAdjusted(CommissionAdjusted {
@@ -188,8 +199,40 @@ impl Order {
                 delta,
                 currency: paid.currency.clone(),
                 base_amount: self.base(),
+                reason,
+                decision,
             }),
         );
+    }
+
+    /// O9: a pending commission takes the decision now in force — rate,
+    /// source, campaign, shop-ads rate — with its amounts on the current
+    /// base, announced with `rate_corrected` even when the amounts stay the
+    /// same. Returns the campaign it counted for before, `Some` only when
+    /// something changed (the campaign may be the same).
+    pub fn redecide(
+        &mut self,
+        rate: Rate,
+        source: RateSource,
+        campaign_id: Option<CampaignId>,
+        shop_ads_rate: Rate,
+        out: &mut impl Emit,
+    ) -> Option<Option<CampaignId>> {
+        let base = self.base();
+        let c = self.commission.as_mut().filter(|c| c.is_pending())?;
+        if (c.rate, c.source, &c.campaign_id, c.shop_ads_rate) == (rate, source, &campaign_id, shop_ads_rate) {
+            return None;
+        }
+        let before = c.total();
+        let previous = std::mem::replace(&mut c.campaign_id, campaign_id);
+        c.rate = rate;
+        c.source = source;
+        c.shop_ads_rate = shop_ads_rate;
+        c.amount = rate.apply(base);
+        c.shop_ads_amount = shop_ads_rate.apply(base);
+        let delta = c.total() - before;
+        self.announce_adjusted(delta, AdjustReason::RateCorrected, out);
+        Some(previous)
     }
 
     /// O7 (and V3): the commission becomes payable; what is due is recorded.
@@ -300,7 +343,7 @@ impl Order {
             CommissionState::Pending if base.is_zero() => self.cancel(CancelReason::OrderRefunded, out),
             CommissionState::Pending => {
                 self.set_amounts(amount, shop_ads_amount);
-                self.announce_adjusted(amount + shop_ads_amount - c.total(), out);
+                self.announce_adjusted(amount + shop_ads_amount - c.total(), AdjustReason::OrderRefunded, out);
             }
             CommissionState::Payable => {
                 self.set_amounts(amount, shop_ads_amount);
@@ -327,7 +370,11 @@ impl Order {
             c.shop_ads_rate = rate;
         }
         self.set_amounts(c.amount, shop_ads_amount);
-        self.announce_adjusted(shop_ads_amount - c.shop_ads_amount, out);
+        self.announce_adjusted(
+            shop_ads_amount - c.shop_ads_amount,
+            AdjustReason::ContentAuthorized,
+            out,
+        );
         true
     }
 
@@ -366,7 +413,7 @@ impl Order {
         }
         self.set_amounts(Decimal::ZERO, Decimal::ZERO);
         if before.total() > Decimal::ZERO {
-            self.announce_adjusted(-before.total(), out);
+            self.announce_adjusted(-before.total(), AdjustReason::ConnectionPaused, out);
         }
     }
 

@@ -434,18 +434,35 @@ fn j1_given_a_payment_after_the_join_time_arriving_first_then_a_failing_creator_
 }
 
 #[test]
-fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arrives_then_it_is_rejected() {
-    // given k1 (Oct 2 – Oct 20) started, ended and settled
-    let mut s = given_a_scheduled_task();
+fn j1_given_a_campaign_ended_and_settled_when_a_join_stamped_before_its_end_arrives_then_it_only_re_decides() {
+    // given k1 (Oct 2 – Oct 20, one order completes it) started, and
+    // Alice's order of Oct 19 10:00 applied at the open rate
+    let mut s = world();
+    launch(&mut s, task("k1", json!([orders_task("any", 1)])));
     s.tick(START);
+    let out = s.when("order.paid", &oct(19, 10), sale_of("o-1", ALICE, "100.00"));
+    assert_eq!(first(&out, "commission.accrued")["rate_source"], "open_collab");
+    // and the campaign ended and settled
     s.tick(END);
     assert_eq!(campaign(&s, "k1").status, CampaignStatus::Settled);
 
-    // when a join stamped Oct 19 — the campaign was ongoing then — arrives late
+    // when her join stamped Oct 19 00:00 — the campaign was open then — arrives
     let out = join(&mut s, "k1", ALICE, &oct(19, 0));
 
-    // then it is refused: nothing could count for it any more (decision 21)
-    assert_eq!(rejection(&out), "campaign_not_open");
+    // then it is accepted (J1 as of the join's time) and re-decides her
+    // pending commission (O9), but a settled campaign issues no reward
+    assert_eq!(
+        types(&out),
+        ["participation.accepted", "commission.adjusted"],
+        "{out:?}"
+    );
+    let adjusted = first(&out, "commission.adjusted");
+    assert_eq!(adjusted["reason"], "rate_corrected");
+    assert_eq!(adjusted["rate_source"], "campaign");
+    assert_eq!(adjusted["campaign_id"], "k1");
+    assert_eq!(adjusted["rate"], "0.15");
+    assert_eq!(adjusted["amount"], "15.00");
+    assert_eq!(adjusted["delta"], "5.00");
 }
 
 #[test]
