@@ -9,6 +9,7 @@ mod common;
 mod compose;
 mod dlq;
 mod enforcement;
+mod late_facts;
 mod limits;
 mod observability;
 mod ops;
