@@ -9,11 +9,19 @@
 //!    event to its last published outcome (PostgreSQL timestamps).
 //! 3. **Latency** — publish → outcome at a fixed offered load (200 events/s).
 //! 4. **Memory** — the worker's peak RSS during the drain.
+//! 5. **Decide misses** — `collab_decide_misses_total` after the drain: the
+//!    pipeline's safety net for reads a plan did not state; 0 means every
+//!    event's reads were planned.
+//! 6. **Re-rating** (O9) — one late `product.updated` that re-decides
+//!    `BENCH_RERATE` pending commissions (default 100 000; 0 skips it): the
+//!    time to decide and commit them, an order published right after it,
+//!    and the worker's memory while it runs.
 //!
 //! `cargo bench --bench throughput` — settings by environment:
 //! `BENCH_EVENTS` (backlog size, default 40 000), `BENCH_ROUNDS` (rounds of 1
 //! and 2, median reported; default 3), `BENCH_RATE` (offered load,
-//! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`.
+//! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`,
+//! `BENCH_RERATE` (pending commissions re-rated, default 100 000).
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -750,6 +758,11 @@ async fn bench() {
         r.cpu[0], r.cpu[1], r.cpu[2], r.secs
     );
 
+    println!(
+        "decide misses after the drain (collab_decide_misses_total): {:>5.0}",
+        metric_sum(r.worker.port, "collab_decide_misses_total").await
+    );
+
     // (c) Latency at a fixed offered load, on the last round's worker.
     if std::env::var("BENCH_SKIP_LATENCY").is_err() {
         let (p50, p99, n) = latency(&r.amqp_url, rate, latency_secs).await;
@@ -757,4 +770,112 @@ async fn bench() {
     }
     r.worker.stop();
     cleanup(&r.name);
+
+    let pending = env_usize("BENCH_RERATE", 100_000);
+    if pending > 0 {
+        rerate(pending, batch, prefetch).await;
+    }
+}
+
+/// The sum of a metric's series on the worker's `/metrics`.
+async fn metric_sum(port: u16, name: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return f64::NAN;
+    };
+    let _sent = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await;
+    let mut body = String::new();
+    let _read = s.read_to_string(&mut body).await;
+    body.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// O9 at scale: `n` pending commissions of one product, then one late
+/// `product.updated` stamped before all of them re-decides every one.
+async fn rerate(n: usize, batch: usize, prefetch: usize) {
+    let name = format!("bench_rerate_{}", std::process::id());
+    rabbitmqctl(&["add_vhost", &name]);
+    rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+    let amqp_url = format!("{AMQP}/{name}");
+    let database_url = format!("{PG}/{name}");
+    let product = |id: &str, rate: &str| {
+        json!({"product_id": id, "seller_id": "s-r", "category": "beauty", "affiliate_eligible": true,
+               "open_collab_rate": rate, "open_collab_shop_ads_rate": null})
+    };
+    let order = |id: String, product: &str, minutes: i64| {
+        let data = json!({"order_id": id, "seller_id": "s-r", "product_id": product,
+                          "creator_id": format!("c-{}", minutes % CREATORS as i64), "content_type": "video",
+                          "via_shop_ads": false, "quantity": 1, "amount": "20.00", "currency": "USD"});
+        ("order.paid".to_owned(), ce(id, "order.paid", at(60 + minutes), data))
+    };
+    let mut history = vec![
+        (
+            "product.updated".to_owned(),
+            ce("r-p".into(), "product.updated", at(0), product("p-r", "0.10")),
+        ),
+        (
+            "product.updated".to_owned(),
+            ce("r-q".into(), "product.updated", at(0), product("p-q", "0.10")),
+        ),
+    ];
+    history.extend((0..n).map(|i| order(format!("r-o-{i}"), "p-r", (i / 100) as i64)));
+
+    let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
+    worker.ready().await;
+    let conn = connect(&amqp_url).await;
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let mut db = PgConnection::connect(&database_url).await.expect("database");
+    preload(&publisher, "collab.events", &history).await;
+    wait_applied(&mut db, history.len() as i64, None).await;
+    let rss_before = worker.rss_mib();
+
+    // The late fact, and an unrelated order right behind it.
+    let late = (
+        "product.updated".to_owned(),
+        ce("r-late".into(), "product.updated", at(30), product("p-r", "0.08")),
+    );
+    let probe = order("r-probe".into(), "p-q", 0);
+    let started = Instant::now();
+    preload(&publisher, "collab.events", &[late, probe]).await;
+    let (mut decided, mut probe_at, mut peak) = (None, None, rss_before);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while decided.is_none() || probe_at.is_none() {
+        assert!(Instant::now() < deadline, "re-rating did not finish");
+        peak = peak.max(worker.rss_mib());
+        let adjusted: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE causation_id = 'r-late'")
+            .fetch_one(&mut db)
+            .await
+            .expect("adjusted");
+        if decided.is_none() && adjusted >= n as i64 {
+            decided = Some(started.elapsed());
+        }
+        let probed: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE causation_id = 'r-probe'")
+            .fetch_one(&mut db)
+            .await
+            .expect("probe");
+        if probe_at.is_none() && probed > 0 {
+            probe_at = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_applied(&mut db, history.len() as i64 + 2, None).await;
+    let published = started.elapsed();
+    let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64()).unwrap_or(f64::NAN);
+    println!(
+        "re-rating {n} pending commissions (one late product.updated): decided and committed in {:.1} s, published in {:.1} s; \
+         an order published right behind it was applied after {:.1} s",
+        secs(decided),
+        published.as_secs_f64(),
+        secs(probe_at)
+    );
+    println!("worker RSS while re-rating: {rss_before:.0} MiB before, {peak:.0} MiB at most (sampled every 50 ms)");
+    let _closed = conn.close(200, "done".into()).await;
+    worker.stop();
+    cleanup(&name);
 }

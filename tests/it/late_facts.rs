@@ -264,3 +264,55 @@ fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(|| panic!("not a time: {v}"))
 }
+
+/// Past 4 000 changes and outcomes (here after the third page of 1 000
+/// orders) a sweep writes the batch so far ahead and lets go of what it held; every order is still re-decided once, and what
+/// was written ahead is read back from the table, not from the cache.
+#[tokio::test]
+async fn o9_a_late_rate_change_over_thousands_of_pending_commissions_re_rates_each_once() {
+    const ORDERS: usize = 3_100;
+    let w = World::new().await;
+    let orders: Vec<Value> = (0..ORDERS)
+        .map(|i| {
+            let at = format!("2024-10-03T10:{:02}:{:02}Z", (i / 60) % 60, i % 60);
+            let creator = format!("C{}", i % 50);
+            event(
+                &format!("bulk-{i}"),
+                "order.paid",
+                &at,
+                order(&format!("B{i}"), S, P, Some(&creator), "10.00"),
+            )
+        })
+        .collect();
+    w.env.publish_many(&orders).await;
+    // A debug worker on a busy CI machine: more time than one wait gives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while w.env.outcomes.of_type("commission.accrued").len() < ORDERS {
+        assert!(std::time::Instant::now() < deadline, "the orders were not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
+    w.send("product.updated", &oct(3, 9), product_at("0.08")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while w.env.outcomes.of_type("commission.adjusted").len() < ORDERS {
+        assert!(std::time::Instant::now() < deadline, "the orders were not re-rated");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let out = w.when("product.updated", &oct(3, 9), product_at("0.08")).await;
+    assert!(out.is_empty(), "a repeated fact changes nothing: {out:?}");
+
+    let adjusted = w.env.outcomes.of_type("commission.adjusted");
+    assert_eq!(adjusted.len(), ORDERS);
+    let orders: std::collections::BTreeSet<&str> =
+        adjusted.iter().filter_map(|o| o["data"]["order_id"].as_str()).collect();
+    assert_eq!(orders.len(), ORDERS, "each order once");
+    assert!(
+        adjusted
+            .iter()
+            .all(|o| o["data"]["amount"] == "0.80" && o["data"]["delta"] == "-0.20")
+    );
+
+    // and a second late fact sees the first one's effects
+    let out = w.when("product.updated", &oct(3, 8), product_at("0.05")).await;
+    assert!(out.is_empty(), "the 8 % version is current for every order: {out:?}");
+}
