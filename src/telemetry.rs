@@ -88,6 +88,9 @@ pub fn starting(settings: &Settings) {
         consumer.batch_size = c.batch_size,
         consumer.prefetch = c.prefetch,
         consumer.max_attempts = c.max_attempts,
+        consumer.retry_delay_ms = c.retry_delay_ms,
+        consumer.max_retry_delay_ms = c.max_retry_delay_ms,
+        consumer.max_parked = c.max_parked,
         consumer.delivery_limit = c.delivery_limit,
         consumer.pool_size = c.pool_size,
         consumer.state_cache_docs = c.state_cache_docs,
@@ -154,6 +157,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
     describe_histogram!("collab_batch_size", "Deliveries per applied batch.");
     describe_histogram!("collab_apply_seconds", "Time to apply one batch (one transaction).");
     describe_histogram!("collab_relay_seconds", "Time to publish and confirm one relay batch.");
+    describe_gauge!(
+        "collab_events_parked",
+        "Events the database refused, waiting in the retry queues for their next attempt (all workers)."
+    );
     describe_gauge!("collab_outbox_lag_seconds", "Age of the oldest unpublished outcome.");
     describe_gauge!("collab_outbox_pending", "Unpublished outcomes.");
     describe_gauge!(
@@ -229,6 +236,7 @@ fn register_at_zero() {
         drop(histogram!(name));
     }
     for name in [
+        "collab_events_parked",
         "collab_outbox_lag_seconds",
         "collab_outbox_pending",
         "collab_consumer_prefetch",
@@ -306,7 +314,7 @@ impl InternalEvent for BatchApplied<'_> {
 pub enum RetryCause {
     /// The database was unavailable; the batch waits for it.
     Transient,
-    /// The database refused the event; it is tried again alone.
+    /// The database refused the event; it is parked and tried again.
     Failed,
 }
 
@@ -339,6 +347,33 @@ impl InternalEvent for ApplyRetry<'_> {
             "apply failed; retrying"
         );
         counter!("collab_apply_retries_total", "cause" => self.cause.label()).increment(1);
+    }
+}
+
+/// An event the database refused was parked in a retry queue; the events
+/// behind it go on.
+pub struct EventParked<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub error: &'a str,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub delay: Duration,
+}
+
+impl InternalEvent for EventParked<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            event.id = self.event_id,
+            event.type = self.event_type,
+            error = self.error,
+            attempts = self.attempts,
+            max_attempts = self.max_attempts,
+            retry_in_ms = self.delay.as_millis() as u64,
+            "apply refused; event parked for a retry"
+        );
+        counter!("collab_apply_retries_total", "cause" => RetryCause::Failed.label()).increment(1);
     }
 }
 
@@ -445,6 +480,11 @@ pub fn consumer_prefetch(prefetch: u16) {
 /// away and made again after loading it (the safety net of the pipeline).
 pub fn decide_missed(event_type: &str) {
     counter!("collab_decide_misses_total", "type" => event_type.to_owned()).increment(1);
+}
+
+/// Events in the retry queues, as the watchdog last read them.
+pub fn events_parked(count: u64) {
+    gauge!("collab_events_parked").set(count as f64);
 }
 
 pub fn consumer_up() {

@@ -19,6 +19,7 @@ use crate::amqp;
 use crate::amqp::consumer::{Consumer, Interrupt, Stopped};
 use crate::amqp::dead_letter::DeadLetters;
 use crate::amqp::relay::Relay;
+use crate::amqp::retry::{Retries, RetrySchedule};
 use crate::amqp::session::{Activity, Session, Watchdog, lost_reason};
 use crate::config::Settings;
 use crate::http::{self, Health};
@@ -126,6 +127,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     let watchdog = Watchdog {
         probe_every: Duration::from_millis(settings.consumer.watchdog_interval_ms.max(100)),
         stall_after: Duration::from_millis(settings.consumer.stall_timeout_ms.max(100)),
+        retry_queues: RetrySchedule::of(&settings.consumer).queues(),
     };
 
     loop {
@@ -143,7 +145,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         health.topology.store(true, Ordering::SeqCst);
         let activity = Arc::new(Activity::default());
         let watch = tokio::spawn({
-            let (session, activity) = (session.clone(), activity.clone());
+            let (session, activity, watchdog) = (session.clone(), activity.clone(), watchdog.clone());
             async move { session.watch(activity, watchdog).await }
         });
         // Readiness follows a loss the moment the watch reports it, even
@@ -170,6 +172,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         let consumer = Consumer {
             channel: session.consume.clone(),
             dead_letters: DeadLetters::new(session.dead_letters.clone()),
+            retries: Retries::new(session.dead_letters.clone(), RetrySchedule::of(&settings.consumer)),
             pipeline: pipeline.clone(),
             settings: settings.consumer.clone(),
             relay_feed,

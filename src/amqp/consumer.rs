@@ -5,10 +5,17 @@
 //! Per delivery, exactly one of:
 //! * malformed → dead-lettered with its reason (confirmed), then acked;
 //! * applied or duplicate → committed, then acked;
-//! * failing to apply → retried alone with backoff, dead-lettered
-//!   (`apply_failed`) after `max_attempts`, then acked;
-//! * database unavailable → retried with backoff, unacked meanwhile; at
-//!   shutdown left unacked, so the broker redelivers it.
+//! * refused by the database → parked in a retry queue (confirmed), then
+//!   acked: it comes back after its delay while the events behind it go on
+//!   ([`super::retry`]); after `max_attempts` it is dead-lettered
+//!   (`apply_failed`) instead;
+//! * the rules failed on it (a bug) → dead-lettered at once (`rule_failed`);
+//! * database unavailable → the batch is retried with backoff, unacked
+//!   meanwhile (nothing else could be applied either); at shutdown left
+//!   unacked, so the broker redelivers it.
+//!
+//! A refused batch is split in halves until the refused events stand alone,
+//! so one bad event costs a few transactions, not one per event of its batch.
 //!
 //! Nothing is acked before its commit; a crash between commit and ack leads
 //! to a redelivery that the inbox recognises. When the broker session is
@@ -27,6 +34,7 @@ use lapin::types::FieldTable;
 use tokio::sync::{mpsc, watch};
 
 use super::dead_letter::{DeadLetterError, DeadLetters};
+use super::retry::{self, ParkError, Retries};
 use super::session::{Activity, lost_reason};
 use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
@@ -34,7 +42,9 @@ use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::StoreError;
 use crate::store::outbox::Pending;
-use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent, RetryCause};
+use crate::telemetry::{
+    self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, EventParked, InternalEvent, RetryCause,
+};
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event the database kept refusing.
@@ -49,7 +59,8 @@ enum Fate {
     Done,
     /// The rules failed on it: dead-lettered at once.
     RuleFailed(crate::pipeline::RuleFailure),
-    /// The database refused it: retried alone, then dead-lettered.
+    /// The database refused it (alone): parked for a retry, or
+    /// dead-lettered after its last attempt.
     Refused(String),
 }
 
@@ -91,6 +102,8 @@ impl Interrupt {
 pub struct Consumer {
     pub channel: Channel,
     pub dead_letters: DeadLetters,
+    /// Where refused events wait for their next attempt.
+    pub retries: Retries,
     pub pipeline: Pipeline,
     pub settings: ConsumerSettings,
     /// Hands committed outcomes to the relay, which publishes them without
@@ -255,7 +268,7 @@ impl Consumer {
                         self.give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
                             .await
                     }
-                    Fate::Refused(reason) => self.retry_alone(item, reason, delivery, interrupt).await,
+                    Fate::Refused(error) => self.park(item, &error, delivery, interrupt).await,
                 };
                 if !settled {
                     return;
@@ -310,29 +323,28 @@ impl Consumer {
     }
 
     /// Applies the batch, retrying while the database is unavailable. If the
-    /// database refuses the batch, applies its events one by one so that one
-    /// bad event does not hold back the others. `None`: interrupted.
+    /// database refuses it, applies each half on its own, and so on, until
+    /// the events it refuses stand alone: the others are applied, in order,
+    /// with a few transactions per refused event. `None`: interrupted.
     async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Fate>> {
         let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
-        match self.apply_until_available(&events, interrupt).await? {
-            Ok(verdicts) => Some(verdicts.into_iter().map(Fate::of).collect()),
-            Err(error) if events.len() == 1 => Some(vec![Fate::Refused(error.to_string())]),
-            Err(error) => {
-                tracing::warn!(%error, size = events.len(), "batch refused; applying its events one by one");
-                let mut fates = Vec::with_capacity(events.len());
-                for event in &events {
-                    let fate = match self
-                        .apply_until_available(std::slice::from_ref(event), interrupt)
-                        .await?
-                    {
-                        Ok(verdicts) => verdicts.into_iter().next().map_or(Fate::Done, Fate::of),
-                        Err(error) => Fate::Refused(error.to_string()),
-                    };
-                    fates.push(fate);
+        let mut fates = Vec::with_capacity(events.len());
+        // Ranges still to apply, the next one last.
+        let mut pending = Vec::new();
+        pending.push(0..events.len());
+        while let Some(range) = pending.pop() {
+            match self.apply_until_available(&events[range.clone()], interrupt).await? {
+                Ok(verdicts) => fates.extend(verdicts.into_iter().map(Fate::of)),
+                Err(error) if range.len() == 1 => fates.push(Fate::Refused(error.to_string())),
+                Err(error) => {
+                    tracing::debug!(%error, size = range.len(), "batch refused; applying each half on its own");
+                    let middle = range.start + range.len() / 2;
+                    pending.push(middle..range.end);
+                    pending.push(range.start..middle);
                 }
-                Some(fates)
             }
         }
+        Some(fates)
     }
 
     /// One apply, retried while the database is unavailable. `Some(Err)`: the
@@ -380,45 +392,50 @@ impl Consumer {
         }
     }
 
-    /// An event that failed to apply gets `max_attempts` in total, alone,
-    /// with backoff; then it goes to the DLQ. `false`: not settled (leave the
-    /// batch unacked).
-    async fn retry_alone(
-        &self,
-        item: &Parsed,
-        mut reason: String,
-        delivery: &Delivery,
-        interrupt: &mut Interrupt,
-    ) -> bool {
+    /// After a refused attempt: parks the event for the next one, or
+    /// dead-letters it after its last (or if its retry queue will not take
+    /// it). `false`: not settled (leave the batch unacked).
+    async fn park(&self, item: &Parsed, error: &str, delivery: &Delivery, interrupt: &mut Interrupt) -> bool {
+        let attempts = retry::attempts_made(delivery).saturating_add(1);
+        let max_attempts = self.retries.schedule().max_attempts;
+        if attempts >= max_attempts {
+            let detail = format!("{error} (attempt {attempts} of {max_attempts})");
+            return self.give_up(item, APPLY_FAILED, &detail, delivery, interrupt).await;
+        }
         let mut backoff = retry_schedule().build();
-        for _ in 1..self.settings.max_attempts.max(1) {
+        loop {
+            let parked = tokio::select! {
+                parked = self.retries.park(delivery, attempts, error) => parked,
+                _ = interrupt.fired() => return false,
+            };
+            let failure = match parked {
+                Ok(delay) => {
+                    EventParked {
+                        event_id: item.inbound.meta.id.as_str(),
+                        event_type: &item.inbound.meta.type_name,
+                        error,
+                        attempts,
+                        max_attempts,
+                        delay,
+                    }
+                    .emit();
+                    return true;
+                }
+                Err(refused @ ParkError::Refused(_)) => {
+                    let detail = format!("{error} (attempt {attempts} of {max_attempts}; not parked: {refused})");
+                    return self.give_up(item, APPLY_FAILED, &detail, delivery, interrupt).await;
+                }
+                // A closed channel ends the session: the watch reports it
+                // and the wait below is interrupted.
+                Err(ParkError::Broker(broker)) => broker.to_string(),
+            };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-            ApplyRetry {
-                cause: RetryCause::Failed,
-                error: &reason,
-                event_id: Some(item.inbound.meta.id.as_str()),
-                delay,
-            }
-            .emit();
+            tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "parking failed; retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = interrupt.fired() => return false,
             }
-            match self.apply_until_available(&[&item.inbound], interrupt).await {
-                None => return false,
-                Some(Ok(verdicts)) => match verdicts.into_iter().next().map_or(Fate::Done, Fate::of) {
-                    Fate::Done => return true,
-                    Fate::RuleFailed(failure) => {
-                        return self
-                            .give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
-                            .await;
-                    }
-                    Fate::Refused(again) => reason = again,
-                },
-                Some(Err(again)) => reason = again.to_string(),
-            }
         }
-        self.give_up(item, APPLY_FAILED, &reason, delivery, interrupt).await
     }
 
     /// Dead-letters an event that will not apply, with its reason.

@@ -12,6 +12,7 @@ mod enforcement;
 mod limits;
 mod observability;
 mod ops;
+mod parking;
 mod participation;
 mod pipeline;
 mod scale;
