@@ -35,19 +35,50 @@ const LAPIN_RETURNED_MESSAGES: &str = "lapin::returned_messages";
 pub const COMMAND_LOG_FILTER: &str = "warn,lapin=off";
 
 /// `RUST_LOG` decides; otherwise `default_filter`. lapin's per-message
-/// warnings are off either way unless `RUST_LOG` names their target.
-pub fn init_logging(format: LogFormat, default_filter: &str) {
+/// warnings are off either way unless `RUST_LOG` names their target. With
+/// `tracer`, the spans of events and batches (`collab_worker::trace`) are
+/// exported too.
+///
+/// A line logged inside an event's span carries the span's fields: text
+/// logs prefix them (`event{event.id=… trace_id=…}:`), JSON logs put them
+/// under `span` — the trace id is in every line of that event.
+pub fn init_logging(format: LogFormat, default_filter: &str, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = log_filter(rust_log.as_deref(), default_filter);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests) keeps the first subscriber.
-    let installed = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let mut filter = log_filter(rust_log.as_deref(), default_filter);
+    if tracer.is_some()
+        && let Ok(spans) = "collab_worker::trace=info".parse()
+    {
+        // The spans that are exported, whatever else RUST_LOG turns off
+        // (a span is context for log lines, not a line of its own).
+        filter = filter.add_directive(spans);
+    }
+    // Colours only for a person at a terminal: escape codes in a file or a
+    // log pipeline are noise in every field.
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let logs = match format {
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Text => logs.boxed(),
     };
-    if installed.is_err() {
+    let spans = tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    // A second initialisation (tests) keeps the first subscriber.
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .is_err()
+    {
         tracing::debug!("a tracing subscriber was already installed");
     }
 }

@@ -32,6 +32,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, Span};
 
 use super::dead_letter::{DeadLetterError, DeadLetters};
 use super::retry::{self, ParkError, Retries};
@@ -45,6 +46,7 @@ use crate::store::outbox::Pending;
 use crate::telemetry::{
     self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, EventParked, InternalEvent, RetryCause,
 };
+use crate::trace;
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event the database kept refusing.
@@ -115,14 +117,18 @@ pub struct Consumer {
     pub activity: Arc<Activity>,
 }
 
+/// A delivery, what it parsed to, and the span of its event.
+type Received = (Delivery, Result<Inbound, Malformed>, Span);
+
 /// What the parsing task hands to the apply loop.
 enum Incoming {
-    Delivery(Box<(Delivery, Result<Inbound, Malformed>)>),
+    Delivery(Box<Received>),
     /// The consumer stream failed (connection lost).
     Failure(lapin::Error),
 }
 
-/// Parses every delivery as it arrives (a body over `max_body_bytes` unread).
+/// Parses every delivery as it arrives (a body over `max_body_bytes` unread),
+/// in the span of its event, which lives until the delivery is settled.
 async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>, max_body_bytes: usize) {
     while let Some(item) = consumer.next().await {
         let item = match item {
@@ -130,8 +136,13 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
                 if let Some(replay) = super::dead_letter::OperatorReplay::of(&delivery) {
                     replay.emit();
                 }
-                let parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
-                Incoming::Delivery(Box::new((delivery, parsed)))
+                let span = trace::event_span();
+                let mut parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
+                match &mut parsed {
+                    Ok(inbound) => trace::follow(&span, inbound),
+                    Err(malformed) => trace::malformed(&span, malformed),
+                }
+                Incoming::Delivery(Box::new((delivery, parsed, span)))
             }
             Err(error) => Incoming::Failure(error),
         };
@@ -145,6 +156,7 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
 struct Parsed {
     index: usize,
     inbound: Inbound,
+    span: Span,
 }
 
 impl Consumer {
@@ -224,28 +236,35 @@ impl Consumer {
     /// Handles one batch; returns once every delivery is settled, or when
     /// shutdown or a lost session interrupts a database outage or a dead
     /// letter (deliveries left unacked).
-    async fn handle(&self, items: Vec<(Delivery, Result<Inbound, Malformed>)>, interrupt: &mut Interrupt) {
+    async fn handle(&self, items: Vec<Received>, interrupt: &mut Interrupt) {
         telemetry::received(items.len());
         telemetry::consumer_in_flight(items.len());
         let mut parsed = Vec::with_capacity(items.len());
         let mut deliveries = Vec::with_capacity(items.len());
-        for (index, (delivery, result)) in items.into_iter().enumerate() {
+        let batch = trace::batch_span(items.len());
+        for (index, (delivery, result, span)) in items.into_iter().enumerate() {
             match result {
-                Ok(inbound) => parsed.push(Parsed { index, inbound }),
+                Ok(inbound) => {
+                    span.follows_from(&batch);
+                    parsed.push(Parsed { index, inbound, span });
+                }
                 Err(malformed) => {
                     let id = malformed
                         .id
                         .clone()
                         .or_else(|| delivery.properties.message_id().as_ref().map(|m| m.to_string()));
-                    DeadLettered {
-                        reason: malformed.kind.code(),
-                        detail: &malformed.detail,
-                        event_id: id.as_deref(),
-                        event_type: malformed.type_name.as_deref(),
-                    }
-                    .emit();
+                    span.in_scope(|| {
+                        DeadLettered {
+                            reason: malformed.kind.code(),
+                            detail: &malformed.detail,
+                            event_id: id.as_deref(),
+                            event_type: malformed.type_name.as_deref(),
+                        }
+                        .emit()
+                    });
                     if !self
                         .dead_letter(&delivery, malformed.kind.code(), &malformed.detail, interrupt)
+                        .instrument(span)
                         .await
                     {
                         // Not in the DLQ, so not acked: it comes back.
@@ -256,7 +275,11 @@ impl Consumer {
             deliveries.push(delivery);
         }
         if !parsed.is_empty() {
-            let Some(fates) = self.apply_with_retry(&parsed, interrupt).await else {
+            let Some(fates) = self
+                .apply_with_retry(&parsed, interrupt)
+                .instrument(batch.clone())
+                .await
+            else {
                 return;
             };
             for (item, fate) in parsed.iter().zip(fates) {
@@ -266,9 +289,14 @@ impl Consumer {
                     // A bug repeats itself: no retries, the reason goes with it.
                     Fate::RuleFailed(failure) => {
                         self.give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
+                            .instrument(item.span.clone())
                             .await
                     }
-                    Fate::Refused(error) => self.park(item, &error, delivery, interrupt).await,
+                    Fate::Refused(error) => {
+                        self.park(item, &error, delivery, interrupt)
+                            .instrument(item.span.clone())
+                            .await
+                    }
                 };
                 if !settled {
                     return;
@@ -327,13 +355,13 @@ impl Consumer {
     /// the events it refuses stand alone: the others are applied, in order,
     /// with a few transactions per refused event. `None`: interrupted.
     async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Fate>> {
-        let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
-        let mut fates = Vec::with_capacity(events.len());
+        let items: Vec<&Parsed> = parsed.iter().collect();
+        let mut fates = Vec::with_capacity(items.len());
         // Ranges still to apply, the next one last.
         let mut pending = Vec::new();
-        pending.push(0..events.len());
+        pending.push(0..items.len());
         while let Some(range) = pending.pop() {
-            match self.apply_until_available(&events[range.clone()], interrupt).await? {
+            match self.apply_until_available(&items[range.clone()], interrupt).await? {
                 Ok(verdicts) => fates.extend(verdicts.into_iter().map(Fate::of)),
                 Err(error) if range.len() == 1 => fates.push(Fate::Refused(error.to_string())),
                 Err(error) => {
@@ -351,9 +379,11 @@ impl Consumer {
     /// database refused it; `None`: interrupted during an outage.
     async fn apply_until_available(
         &self,
-        events: &[&Inbound],
+        items: &[&Parsed],
         interrupt: &mut Interrupt,
     ) -> Option<Result<Vec<Verdict>, StoreError>> {
+        let events: Vec<&Inbound> = items.iter().map(|p| &p.inbound).collect();
+        let events = events.as_slice();
         let mut backoff = retry_schedule().build();
         loop {
             let started = Instant::now();
@@ -364,7 +394,7 @@ impl Consumer {
                     written_ahead,
                 }) => {
                     self.health.database_reachable(true);
-                    self.report(events, &verdicts, &stored, &written_ahead, started.elapsed());
+                    self.report(items, &verdicts, &stored, &written_ahead, started.elapsed());
                     if self.relay_feed.send(stored).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
                     }
@@ -459,7 +489,7 @@ impl Consumer {
 
     fn report(
         &self,
-        events: &[&Inbound],
+        items: &[&Parsed],
         verdicts: &[Verdict],
         outbox: &[Pending],
         written_ahead: &[String],
@@ -467,7 +497,9 @@ impl Consumer {
     ) {
         let mut applied = Vec::new();
         let mut duplicates = Vec::new();
-        for (event, verdict) in events.iter().zip(verdicts) {
+        for (item, verdict) in items.iter().zip(verdicts) {
+            let event = &item.inbound;
+            let _in_its_span = item.span.enter();
             match verdict {
                 Verdict::Applied { outcomes } => {
                     tracing::debug!(event.id = %event.meta.id, event.type = %event.meta.type_name, outcomes, "applied");
@@ -492,7 +524,7 @@ impl Consumer {
             }
         }
         BatchApplied {
-            size: events.len(),
+            size: items.len(),
             elapsed,
             applied: &applied,
             duplicates: &duplicates,

@@ -731,6 +731,7 @@ impl Story {
                 .events
                 .is_multiple_of(3)
                 .then(|| "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+            tracestate: self.events.is_multiple_of(3).then(|| "congo=t61rcWkgMzE".to_owned()),
         };
         // The business time of a decision (a tick is applied at its `now`).
         let decided_at = time(at);

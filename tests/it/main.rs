@@ -17,3 +17,4 @@ mod participation;
 mod pipeline;
 mod scale;
 mod tls;
+mod tracing;
