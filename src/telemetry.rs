@@ -15,6 +15,8 @@ use crate::wire::envelope::MalformedKind;
 use crate::wire::events::Event;
 use crate::wire::outcomes::OutcomeData;
 
+pub mod failures;
+
 /// The worker's default log filter: info, sqlx only warnings, lapin off.
 /// lapin logs every lost connection or closed channel as an ERROR although
 /// the worker recovers from it in well under a second; the worker logs each
@@ -257,6 +259,7 @@ fn register_at_zero() {
     }
     counter!("collab_high_risk_participations_total").increment(0);
     counter!("collab_broker_reconnects_total").increment(0);
+    failures::register();
     // A histogram handle registers the series; it renders empty buckets.
     for name in [
         "collab_batch_size",

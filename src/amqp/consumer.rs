@@ -43,6 +43,7 @@ use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::StoreError;
 use crate::store::outbox::Pending;
+use crate::telemetry::failures::{AckFailed, PublishRetry, PublishTarget};
 use crate::telemetry::{
     self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, EventParked, InternalEvent, RetryCause,
 };
@@ -311,12 +312,17 @@ impl Consumer {
                 acked = last.acker.ack(BasicAckOptions { multiple: true }) => acked,
                 _ = interrupt.fired() => Ok(false),
             };
-            match acked {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("ack not sent (channel closed); the broker will redeliver, the inbox dedups")
-                }
-                Err(error) => tracing::warn!(%error, "ack failed; the broker will redeliver, the inbox dedups"),
+            let error = match acked {
+                Ok(true) => None,
+                Ok(false) => Some(None),
+                Err(error) => Some(Some(error.to_string())),
+            };
+            if let Some(error) = error {
+                let failed = AckFailed {
+                    error: error.as_deref(),
+                    deliveries: deliveries.len(),
+                };
+                batch.in_scope(|| failed.emit());
             }
         }
         telemetry::consumer_in_flight(0);
@@ -342,7 +348,12 @@ impl Consumer {
                 Err(DeadLetterError::NotConfirmed) => "the broker did not confirm".to_owned(),
             };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-            tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "dead letter not stored; retrying");
+            PublishRetry {
+                target: PublishTarget::DeadLetter,
+                error: &failure,
+                delay,
+            }
+            .emit();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = interrupt.fired() => return false,
@@ -460,7 +471,12 @@ impl Consumer {
                 Err(ParkError::Broker(broker)) => broker.to_string(),
             };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-            tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "parking failed; retrying");
+            PublishRetry {
+                target: PublishTarget::RetryQueue,
+                error: &failure,
+                delay,
+            }
+            .emit();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = interrupt.fired() => return false,

@@ -20,6 +20,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
 
 use super::retry::{self, RetrySchedule};
+use crate::telemetry::InternalEvent;
+use crate::telemetry::failures::DeadLetterQueueUnprotected;
 
 /// Inbound events; routing key = event type.
 pub const EVENTS_EXCHANGE: &str = "collab.events";
@@ -116,14 +118,12 @@ async fn declare_dead_letter_queue(connection: &Connection, channel: Channel) ->
         Err(error) if is_precondition_failed(&error) => {
             let channel = connection.create_channel().await?;
             declare_passive(&channel, DEAD_LETTER_QUEUE).await?;
-            tracing::warn!(
-                queue = DEAD_LETTER_QUEUE,
-                %error,
-                policy = DEAD_LETTER_POLICY_HINT,
-                "the dead-letter queue exists with other arguments (declared by an older version); using it as it is. \
-                 On RabbitMQ 4.x a quorum queue without x-delivery-limit drops a message returned 20 times: \
-                 apply the policy"
-            );
+            DeadLetterQueueUnprotected {
+                queue: DEAD_LETTER_QUEUE,
+                error: &error.to_string(),
+                policy: DEAD_LETTER_POLICY_HINT,
+            }
+            .emit();
             Ok(channel)
         }
         Err(error) => Err(error),
