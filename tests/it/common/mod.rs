@@ -510,6 +510,31 @@ impl TestEnv {
             .expect("query")
     }
 
+    /// From now on PostgreSQL refuses to store any event whose id is LIKE
+    /// `pattern`, with `error` (a trigger on the inbox): a poison event.
+    pub async fn refuse_events(&self, pattern: &str, error: &str) {
+        let mut db = self.db().await;
+        let sql = format!(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION '{error}'; END $$; \
+             CREATE TRIGGER poison BEFORE INSERT ON inbox FOR EACH ROW \
+             WHEN (NEW.event_id LIKE '{pattern}') EXECUTE FUNCTION poison();"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut db)
+            .await
+            .expect("poison trigger");
+    }
+
+    /// Undoes [`TestEnv::refuse_events`].
+    pub async fn accept_events(&self) {
+        let mut db = self.db().await;
+        sqlx::raw_sql("DROP TRIGGER poison ON inbox; DROP FUNCTION poison();")
+            .execute(&mut db)
+            .await
+            .expect("drop trigger");
+    }
+
     /// Closes every connection of this test's vhost (the worker's included).
     pub async fn drop_connections(&self) {
         let vhost = self.name.clone();
