@@ -177,6 +177,21 @@ pub struct Worker {
     pub http_port: u16,
 }
 
+impl Worker {
+    /// SIGTERM; returns the exit code.
+    pub async fn stop(mut self) -> Option<i32> {
+        let pid = self.child.id()?;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        status.code()
+    }
+}
+
 pub struct TestEnv {
     pub name: String,
     pub amqp_url: String,
@@ -297,16 +312,7 @@ impl TestEnv {
 
     /// SIGTERM; returns the exit code.
     pub async fn stop_worker(&mut self) -> Option<i32> {
-        let mut worker = self.worker.take()?;
-        let pid = worker.child.id()?;
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let status = tokio::time::timeout(Duration::from_secs(30), worker.child.wait())
-            .await
-            .ok()?
-            .ok()?;
-        status.code()
+        self.worker.take()?.stop().await
     }
 
     pub async fn restart_worker(&mut self) {

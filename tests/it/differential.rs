@@ -1,0 +1,841 @@
+//! The differential test (issue 13, item 6): random event streams over every
+//! rule family, through the real worker on PostgreSQL and RabbitMQ, must give
+//! exactly the outcomes (ids and bodies) and the final state that the pure
+//! rules give on the in-memory state (`domain::decide_in_memory`), applied in
+//! the order the pipeline applied them.
+//!
+//! Each case draws a stream from a fixed seed: a story in business time
+//! (catalogue, groups, campaigns submitted, paid, failed, recalled, joins,
+//! content, samples, orders paid, refunded, cancelled, settled, violations,
+//! blocks, partnerships, pauses, disputes, clock ticks), then an arrival
+//! order that disturbs it (late facts that set off O9 sweeps), redeliveries
+//! of the same event id, and a batch size of 1, 7 or 500. It is delivered in
+//! three parts: one worker process, then a fresh one (a cold cache), then two
+//! at once (each finds the other's writes through `apply_version`).
+//!
+//! The order: inbox rows get their `seq` as they are written, and apply
+//! transactions are serialized on one row lock, so `inbox.seq` is the order
+//! the events were decided in. With one consumer it must also be the order
+//! of first delivery (checked); with two, any interleaving is fine, and the
+//! reference follows it.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use collab_worker::domain::model::{Doc, Key};
+use collab_worker::domain::workspace::MemState;
+use collab_worker::domain::{Rules, decide_in_memory};
+use collab_worker::store::codec;
+use collab_worker::wire::envelope::{self, outcome_json};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::common::*;
+
+// ---------------------------------------------------------------------------
+// The cases
+// ---------------------------------------------------------------------------
+
+/// One run: a seed, a batch size, how far arrival strays from business
+/// time, and the worker's cache size.
+struct Case {
+    seed: u64,
+    batch_size: usize,
+    disorder: Disorder,
+    cache_docs: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+enum Disorder {
+    /// Arrival follows business time, each event late by up to this many hours.
+    LateBy(i64),
+    /// Any order at all.
+    Shuffled,
+}
+
+#[tokio::test]
+async fn one_by_one_the_pipeline_agrees_with_the_rules_in_memory() {
+    run(Case {
+        seed: 0x5eed_0001,
+        batch_size: 1,
+        disorder: Disorder::LateBy(6),
+        cache_docs: None,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_batches_of_seven_the_pipeline_agrees_with_the_rules_in_memory() {
+    run(Case {
+        seed: 0x5eed_0007,
+        batch_size: 7,
+        disorder: Disorder::LateBy(72),
+        cache_docs: None,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_batches_of_500_shuffled_the_pipeline_agrees_with_the_rules_in_memory() {
+    run(Case {
+        seed: 0x5eed_0500,
+        batch_size: 500,
+        disorder: Disorder::Shuffled,
+        cache_docs: None,
+    })
+    .await;
+}
+
+/// A cache far smaller than the state: most reads go to the database.
+#[tokio::test]
+async fn with_a_tiny_cache_the_pipeline_agrees_with_the_rules_in_memory() {
+    run(Case {
+        seed: 0x5eed_00c0,
+        batch_size: 7,
+        disorder: Disorder::LateBy(24),
+        cache_docs: Some(16),
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// A seeded random source (no dependency: SplitMix64)
+// ---------------------------------------------------------------------------
+
+/// Interior mutability lets a draw sit in the arguments of a `&mut self` call.
+struct Rng(std::cell::Cell<u64>);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(std::cell::Cell::new(seed))
+    }
+    fn next(&self) -> u64 {
+        let state = self.0.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.0.set(state);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// 0..n
+    fn below(&self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn money(&self, from: usize, to: usize) -> String {
+        format!("{}.{:02}", from + self.below(to - from), self.below(100))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The story
+// ---------------------------------------------------------------------------
+
+const EVENTS: usize = 360;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-09-30T12:00:00Z")
+        .map(|t| t.to_utc())
+        .unwrap_or_default()
+}
+
+fn minutes(m: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::minutes(m)
+}
+
+fn text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+const DAY: i64 = 24 * 60;
+/// Campaigns run from October 1st for 15 days; they are submitted and
+/// paid the day before, in September (K6's extra fee on a refund).
+const START: i64 = 12 * 60;
+const END: i64 = START + 15 * DAY;
+const SELLERS: [&str; 2] = ["S1", "S2"];
+/// (product, seller)
+const PRODUCTS: [(&str, &str); 4] = [("P1", "S1"), ("P2", "S1"), ("P3", "S2"), ("P4", "S2")];
+const CREATORS: [&str; 6] = ["C1", "C2", "C3", "C4", "C5", "C6"];
+/// (campaign, seller, its products)
+const CAMPAIGNS: [(&str, &str, &[&str]); 4] = [
+    ("K1", "S1", &["P1", "P2"]),
+    ("K2", "S2", &["P3"]),
+    ("K3", "S2", &["P4"]),
+    ("K4", "S1", &["P2"]),
+];
+
+/// One event of the story: its id, business time and CloudEvent.
+struct Told {
+    time: DateTime<Utc>,
+    event: Value,
+}
+
+struct Story {
+    rng: Rng,
+    told: Vec<Told>,
+    orders: Vec<(String, String, String)>,
+    contents: Vec<(String, String)>,
+    samples: Vec<String>,
+    disputes: Vec<(String, String, String)>,
+}
+
+impl Story {
+    fn tell(&mut self, at: DateTime<Utc>, type_name: &str, data: Value) {
+        let id = format!("ev-{}", self.told.len());
+        self.told.push(Told {
+            time: at,
+            event: event(&id, type_name, &text(at), data),
+        });
+    }
+
+    /// A product; a `late` revision may also end its eligibility.
+    fn product(&mut self, at: DateTime<Utc>, product: &str, seller: &str, late: bool) {
+        let open: Option<&str> = *self.rng.pick(&[None, Some("0.08"), Some("0.10"), Some("0.12")]);
+        let shop_ads = if open.is_some() && self.rng.chance(50) {
+            Some("0.04")
+        } else {
+            None
+        };
+        self.tell(
+            at,
+            "product.updated",
+            json!({"product_id": product, "seller_id": seller, "category": "beauty",
+                   "affiliate_eligible": !late || !self.rng.chance(10),
+                   "open_collab_rate": open, "open_collab_shop_ads_rate": shop_ads}),
+        );
+    }
+
+    fn creator(&mut self, at: DateTime<Utc>, creator: &str) {
+        let level = 1 + self.rng.below(6);
+        let risk = *self.rng.pick(&["low", "low", "medium", "high"]);
+        self.tell(
+            at,
+            "creator.updated",
+            json!({"creator_id": creator, "level": level, "followers": 100 * (1 + self.rng.below(200)),
+                   "categories": ["beauty"], "content_types": ["video", "live"],
+                   "avg_commission_rate": "0.1", "fake_order_risk": risk}),
+        );
+    }
+
+    fn campaign(&mut self, at: DateTime<Utc>, index: usize) {
+        let (id, seller, products) = CAMPAIGNS[index];
+        let starts = text(minutes(START));
+        let ends = text(minutes(END));
+        let group = if seller == "S1" { "all" } else { "experienced" };
+        let items: Vec<Value> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut item = json!({"product_id": p, "free_sample": i == 0 && index == 0});
+                if i == 0 && index == 0 {
+                    item["refundable_sample_goal_units"] = json!(2);
+                }
+                if self.rng.chance(60) {
+                    item["commission_rate"] = json!("0.15");
+                }
+                item
+            })
+            .collect();
+        let mut data = json!({
+            "campaign_id": id, "seller_id": seller, "title": format!("campaign {id}"),
+            "starts_at": starts, "ends_at": ends, "creator_group_id": group, "currency": "USD",
+            "prompt_ads_authorization": self.rng.chance(50), "products": items,
+        });
+        if index == 1 {
+            let (metric, min_value) = if self.rng.chance(50) {
+                ("orders", json!(1))
+            } else {
+                ("gmv", json!("1.00"))
+            };
+            data["type"] = json!("challenge");
+            data["budget"] = json!("100.00");
+            data["challenge"] = json!({
+                "metric": metric, "content_types": ["video", "live"], "min_value": min_value,
+                "rank_rewards": [
+                    {"from_rank": 1, "to_rank": 1, "amount_each": "50.00"},
+                    {"from_rank": 2, "to_rank": 3, "amount_each": "25.00"}
+                ]
+            });
+        } else {
+            let tasks = match index {
+                0 => json!([{"kind": "orders", "content_type": "any", "target": 2},
+                            {"kind": "content", "content_type": "video", "target": 1}]),
+                2 => json!([{"kind": "gmv", "content_type": "any", "target": "50.00"}]),
+                _ => json!([{"kind": "content", "content_type": "any", "target": 1}]),
+            };
+            data["type"] = json!("task");
+            data["budget"] = json!("90.00");
+            data["task"] = json!({"reward": "30.00", "tasks": tasks});
+        }
+        self.tell(at, "campaign.submitted", data);
+    }
+
+    /// Catalogue, creators, groups and campaigns, the day before they start;
+    /// then payments (one fails, one campaign may be recalled).
+    fn setup(&mut self) {
+        for (product, seller) in PRODUCTS {
+            let at = minutes(self.rng.below(60) as i64);
+            self.product(at, product, seller, false);
+        }
+        for creator in CREATORS {
+            let at = minutes(self.rng.below(60) as i64);
+            self.creator(at, creator);
+        }
+        self.tell(
+            minutes(90),
+            "creator_group.saved",
+            json!({"seller_id": "S1", "group_id": "all", "name": "all", "criteria": {}}),
+        );
+        self.tell(
+            minutes(90),
+            "creator_group.saved",
+            json!({"seller_id": "S2", "group_id": "experienced", "name": "experienced",
+                   "criteria": {"level_min": 3}}),
+        );
+        for index in 0..CAMPAIGNS.len() {
+            self.campaign(minutes(120 + index as i64), index);
+        }
+        for (index, (id, seller, _)) in CAMPAIGNS.iter().enumerate() {
+            let at = minutes(180 + index as i64 * 10);
+            if index == 3 {
+                self.tell(
+                    at,
+                    "payment.failed",
+                    json!({"payment_id": format!("pay-{id}"), "campaign_id": id, "seller_id": seller,
+                           "reason": "declined"}),
+                );
+                continue;
+            }
+            let budget = if index == 1 { "100.00" } else { "90.00" };
+            self.tell(
+                at,
+                "payment.succeeded",
+                json!({"payment_id": format!("pay-{id}"), "campaign_id": id, "seller_id": seller,
+                       "amount": budget, "currency": "USD", "method": "credit_card"}),
+            );
+        }
+    }
+
+    /// The recall, maybe, and the clock.
+    fn schedule(&mut self) {
+        if self.rng.chance(70) {
+            // Before the start (recalled) or after it (rejected).
+            let at = if self.rng.chance(50) {
+                START - 60
+            } else {
+                START + 3 * DAY
+            };
+            self.tell(
+                minutes(at),
+                "campaign.recall_requested",
+                json!({"campaign_id": "K3", "seller_id": "S2"}),
+            );
+        }
+        // The clock: campaigns start, run, end, challenges are finalized,
+        // and September's tax reports are due in November (K7).
+        for at in [
+            START,
+            START + DAY,
+            START + 3 * DAY,
+            START + 7 * DAY,
+            START + 11 * DAY,
+            END,
+            END + 120,
+            END + 2 * DAY,
+            39 * DAY,
+        ] {
+            self.tell(minutes(at), "clock.ticked", json!({"now": text(minutes(at))}));
+        }
+    }
+
+    /// One event of the running campaigns, at a random time in them.
+    fn activity(&mut self) {
+        let at = minutes(START + 30 + self.rng.below((END - START + 60) as usize) as i64);
+        let creator = *self.rng.pick(&CREATORS);
+        let (product, seller) = *self.rng.pick(&PRODUCTS);
+        let roll = self.rng.below(100);
+        let n = self.told.len();
+        match roll {
+            0..10 => {
+                let (campaign, _, _) = *self.rng.pick(&CAMPAIGNS);
+                self.tell(
+                    at,
+                    "creator.join_requested",
+                    json!({"campaign_id": campaign, "creator_id": creator}),
+                );
+            }
+            10..20 => {
+                let id = format!("V{n}");
+                self.contents.push((id.clone(), creator.to_owned()));
+                let kind = *self.rng.pick(&["video", "video", "live"]);
+                self.tell(
+                    at,
+                    "content.posted",
+                    json!({"content_id": id, "creator_id": creator, "content_type": kind,
+                           "product_ids": [product], "ads_authorized": self.rng.chance(70)}),
+                );
+            }
+            20..55 => {
+                let id = format!("O{n}");
+                let attributed = self.rng.chance(85).then_some(creator);
+                let content = self
+                    .contents
+                    .iter()
+                    .rev()
+                    .find(|(_, c)| Some(c.as_str()) == attributed)
+                    .map(|(id, _)| id.clone())
+                    .filter(|_| self.rng.chance(70));
+                let channel = match (&content, attributed) {
+                    (Some(_), _) => *self.rng.pick(&["video", "live"]),
+                    (None, Some(_)) => "showcase",
+                    (None, None) => "showcase",
+                };
+                let amount = self.rng.money(5, 80);
+                self.orders.push((id.clone(), seller.to_owned(), creator.to_owned()));
+                let data = json!({"order_id": id, "seller_id": seller, "product_id": product,
+                                  "creator_id": attributed, "content_id": content, "content_type": channel,
+                                  "via_shop_ads": content.is_some() && self.rng.chance(30),
+                                  "quantity": 1 + self.rng.below(3), "amount": amount, "currency": "USD"});
+                self.tell(at, "order.paid", data.clone());
+                if self.rng.chance(3) {
+                    // The same order under a new event id: applied once.
+                    self.tell(at, "order.paid", data);
+                }
+            }
+            55..63 if !self.orders.is_empty() => {
+                let (order, _, _) = self.rng.pick(&self.orders).clone();
+                let amount = self.rng.money(1, 10);
+                self.tell(at, "order.refunded", json!({"order_id": order, "amount": amount}));
+            }
+            63..68 if !self.orders.is_empty() => {
+                let (order, _, _) = self.rng.pick(&self.orders).clone();
+                self.tell(at, "order.cancelled", json!({"order_id": order}));
+            }
+            68..78 if !self.orders.is_empty() => {
+                let (order, _, _) = self.rng.pick(&self.orders).clone();
+                self.tell(at, "order.settled", json!({"order_id": order}));
+            }
+            78..82 => {
+                let id = format!("R{n}");
+                self.samples.push(id.clone());
+                self.tell(
+                    at,
+                    "sample.requested",
+                    json!({"request_id": id, "campaign_id": "K1", "creator_id": creator, "product_id": "P1"}),
+                );
+            }
+            82..85 if !self.samples.is_empty() => {
+                let id = self.rng.pick(&self.samples).clone();
+                let kind = *self.rng.pick(&["sample.shipped", "sample.delivered"]);
+                self.tell(at, kind, json!({"request_id": id}));
+            }
+            85..87 => {
+                self.tell(
+                    at,
+                    "sample.refundable_purchased",
+                    json!({"refundable_id": format!("RF{n}"), "campaign_id": "K1", "creator_id": creator,
+                           "product_id": "P1", "order_id": format!("RO{n}"), "price": self.rng.money(5, 20),
+                           "shipping_fee": "1.00", "currency": "USD"}),
+                );
+            }
+            87..89 => {
+                self.tell(
+                    at,
+                    "creator.violation_reported",
+                    json!({"violation_id": format!("VIO{n}"), "creator_id": creator, "guideline": "spam"}),
+                );
+            }
+            89..90 if self.rng.chance(30) => {
+                self.tell(
+                    at,
+                    "creator.platform_blocked",
+                    json!({"creator_id": creator, "reason": "fraud"}),
+                );
+            }
+            90..92 => {
+                let kind = *self.rng.pick(&["seller.creator_blocked", "seller.creator_unblocked"]);
+                let seller = *self.rng.pick(&SELLERS);
+                self.tell(at, kind, json!({"seller_id": seller, "creator_id": creator}));
+            }
+            92..95 => {
+                let seller = *self.rng.pick(&SELLERS);
+                if self.rng.chance(70) {
+                    let rate = *self.rng.pick(&["0.05", "0.2", "0.3"]);
+                    self.tell(
+                        at,
+                        "partnership.established",
+                        json!({"seller_id": seller, "creator_id": creator, "commission_rate": rate}),
+                    );
+                } else {
+                    self.tell(
+                        at,
+                        "partnership.paused",
+                        json!({"seller_id": seller, "creator_id": creator}),
+                    );
+                }
+            }
+            95..97 => {
+                let id = format!("D{n}");
+                let seller = *self.rng.pick(&SELLERS);
+                self.disputes.push((id.clone(), seller.to_owned(), creator.to_owned()));
+                self.tell(
+                    at,
+                    "dispute.opened",
+                    json!({"dispute_id": id, "seller_id": seller, "creator_id": creator}),
+                );
+            }
+            97..98 if !self.disputes.is_empty() => {
+                let (id, seller, creator) = self.rng.pick(&self.disputes).clone();
+                let cancelled: Vec<&str> = self
+                    .orders
+                    .iter()
+                    .filter(|(_, s, c)| *s == seller && *c == creator)
+                    .map(|(o, _, _)| o.as_str())
+                    .take(2)
+                    .collect();
+                self.tell(
+                    at,
+                    "dispute.resolved",
+                    json!({"dispute_id": id, "cancelled_order_ids": cancelled}),
+                );
+            }
+            98..100 => {
+                // Late reference data: re-decides what was decided before it (O9).
+                if self.rng.chance(50) {
+                    self.product(at, product, seller, true);
+                } else {
+                    self.creator(at, creator);
+                }
+            }
+            _ => {
+                let id = format!("O{n}");
+                self.orders.push((id.clone(), seller.to_owned(), creator.to_owned()));
+                self.tell(
+                    at,
+                    "order.paid",
+                    json!({"order_id": id, "seller_id": seller, "product_id": product, "creator_id": creator,
+                           "content_type": "showcase", "via_shop_ads": false, "quantity": 1,
+                           "amount": self.rng.money(5, 50), "currency": "USD"}),
+                );
+            }
+        }
+    }
+}
+
+/// The events of a case in arrival order, redeliveries included.
+fn arrivals(case: &Case) -> Vec<Value> {
+    let mut story = Story {
+        rng: Rng::new(case.seed),
+        told: Vec::new(),
+        orders: Vec::new(),
+        contents: Vec::new(),
+        samples: Vec::new(),
+        disputes: Vec::new(),
+    };
+    story.setup();
+    let prelude = story.told.len();
+    story.schedule();
+    while story.told.len() < EVENTS {
+        story.activity();
+    }
+    let Story { rng, mut told, .. } = story;
+    // The catalogue, groups and campaigns arrive first, in business time:
+    // a stream where every campaign is rejected would test little.
+    let mut prelude: Vec<Told> = told.drain(..prelude).collect();
+    prelude.sort_by_key(|t| t.time);
+    // Then the rest: business time plus a random lateness (or no order at all).
+    let mut keyed: Vec<(i64, usize, Value)> = told
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let key = match case.disorder {
+                Disorder::LateBy(hours) => t.time.timestamp() / 60 + rng.below((hours * 60) as usize + 1) as i64,
+                Disorder::Shuffled => rng.next() as i64,
+            };
+            (key, i, t.event)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, i, _)| (*key, *i));
+    // A few facts arrive last of all, long after the orders they precede in
+    // business time: each sets off an O9 sweep.
+    for _ in 0..4 {
+        let late = keyed.iter().position(|(_, _, e)| {
+            matches!(
+                e["type"].as_str(),
+                Some("product.updated" | "partnership.established" | "creator.join_requested")
+            ) && e["time"].as_str() > Some("2026-10-02T00:00:00Z")
+        });
+        if let Some(at) = late {
+            let moved = keyed.remove(at);
+            keyed.push(moved);
+        }
+    }
+    let mut out: Vec<Value> = prelude
+        .into_iter()
+        .map(|t| t.event)
+        .chain(keyed.into_iter().map(|(_, _, e)| e))
+        .collect();
+    // Redeliveries of the same event id: right after it (often the same
+    // batch) or much later.
+    let copies: Vec<(usize, Value)> = (0..out.len() / 10)
+        .map(|_| {
+            let i = rng.below(out.len());
+            let at = if rng.chance(50) {
+                i + 1
+            } else {
+                i + 1 + rng.below(out.len() - i)
+            };
+            (at, out[i].clone())
+        })
+        .collect();
+    let mut copies = copies;
+    copies.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    for (at, copy) in copies {
+        out.insert(at.min(out.len()), copy);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------
+
+async fn run(case: Case) {
+    let started = Instant::now();
+    let arrivals = arrivals(&case);
+    let batch = case.batch_size.to_string();
+    let cache = case.cache_docs.map(|n| n.to_string());
+    let mut worker_env = vec![("COLLAB_CONSUMER__BATCH_SIZE", batch.as_str())];
+    if let Some(cache) = &cache {
+        worker_env.push(("COLLAB_CONSUMER__STATE_CACHE_DOCS", cache.as_str()));
+    }
+    // The first worker declares the topology; events then wait for the next.
+    let mut env = TestEnv::start_with(worker_env).await;
+    env.stop_worker().await;
+
+    let thirds = [arrivals.len() / 3, 2 * arrivals.len() / 3, arrivals.len()];
+    let mut published = 0;
+    let mut distinct = HashSet::new();
+    // Ids in the order of their first delivery, while one worker consumes.
+    let mut first_order = Vec::new();
+    for (part, end) in thirds.into_iter().enumerate() {
+        let events = &arrivals[published..end];
+        env.publish_many(events).await;
+        published = end;
+        for event in events {
+            let id = event["id"].as_str().unwrap_or_default().to_owned();
+            if distinct.insert(id.clone()) && part < 2 {
+                first_order.push(id);
+            }
+        }
+        // Parts 1 and 2: one fresh worker process each (a cold cache, and
+        // taking turns); part 3: two at once.
+        let mut workers = vec![env.spawn_worker().await];
+        if part == 2 {
+            workers.push(env.spawn_worker().await);
+        }
+        wait_applied(&env, distinct.len()).await;
+        for worker in workers {
+            assert_eq!(worker.stop().await, Some(0), "a worker did not stop cleanly");
+        }
+    }
+    assert_eq!(env.dlq_depth().await, 0, "nothing is dead-lettered");
+
+    let (inbox, outbox, state) = read_back(&env).await;
+
+    // Every event applied once, and while one worker consumed, in the order
+    // of first delivery.
+    let applied: Vec<&str> = inbox.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(applied.len(), distinct.len(), "each distinct event id applied once");
+    assert_eq!(
+        applied.iter().copied().collect::<HashSet<_>>(),
+        distinct.iter().map(String::as_str).collect::<HashSet<_>>()
+    );
+    assert_eq!(
+        &applied[..first_order.len()],
+        first_order.iter().map(String::as_str).collect::<Vec<_>>(),
+        "one consumer applies in delivery order"
+    );
+
+    // The reference: the pure rules on the in-memory state, in that order.
+    let rules = Rules::default();
+    let mut memory = MemState::default();
+    let mut expected = Vec::new();
+    for (id, body) in &inbox {
+        let inbound = envelope::parse(body.as_bytes())
+            .unwrap_or_else(|e| panic!("the inbox holds an event that does not parse: {id}: {e:?}"));
+        for outcome in decide_in_memory(&mut memory, &rules, &inbound.meta.id, inbound.meta.time, &inbound.event) {
+            expected.push(StoredOutcome {
+                id: outcome.id.to_string(),
+                cause: id.clone(),
+                body: outcome_json(&outcome, &inbound.meta),
+            });
+        }
+    }
+
+    compare_outcomes(&expected, &outbox);
+    compare_state(&memory, &state);
+    let mut types: BTreeMap<&str, usize> = BTreeMap::new();
+    for outcome in &outbox {
+        *types.entry(outcome.body["type"].as_str().unwrap_or("?")).or_default() += 1;
+    }
+    eprintln!(
+        "differential seed {:#x}, batch {}: {} deliveries, {} events, {} outcomes, {} aggregates, {:?}\n  {types:?}",
+        case.seed,
+        case.batch_size,
+        arrivals.len(),
+        inbox.len(),
+        outbox.len(),
+        state.len(),
+        started.elapsed()
+    );
+    for needed in COVERED {
+        assert!(
+            types.contains_key(needed),
+            "the stream never led to {needed}: {types:?}"
+        );
+    }
+}
+
+/// Outcomes every case's stream leads to: it reaches each family.
+const COVERED: &[&str] = &[
+    "campaign.accepted",
+    "campaign.scheduled",
+    "campaign.started",
+    "campaign.settled",
+    "participation.accepted",
+    "commission.accrued",
+    "commission.adjusted",
+    "commission.cancelled",
+    "commission.payable",
+    "refund.due",
+    "tax_report.available",
+];
+
+/// Waits until `count` events are in the inbox and the work queue is empty
+/// (redeliveries after the last new event are consumed too).
+async fn wait_applied(env: &TestEnv, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let applied = env.scalar_i64("SELECT count(*) FROM inbox").await;
+        let (ready, _) = env.queue_state("collab.events.worker").await;
+        if applied == count as i64 && ready == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {applied} of {count} events applied, {ready} deliveries waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct StoredOutcome {
+    id: String,
+    cause: String,
+    body: Value,
+}
+
+/// A stored aggregate with the index columns it was written with.
+struct StoredDoc {
+    doc: Doc,
+    index: codec::IndexColumns,
+}
+
+async fn read_back(env: &TestEnv) -> (Vec<(String, String)>, Vec<StoredOutcome>, BTreeMap<Key, StoredDoc>) {
+    let mut db = env.db().await;
+    let inbox = sqlx::query("SELECT event_id, body FROM inbox ORDER BY seq")
+        .fetch_all(&mut db)
+        .await
+        .expect("inbox")
+        .into_iter()
+        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
+        .collect();
+    let outbox = sqlx::query("SELECT id::text, causation_id, body FROM outbox ORDER BY seq")
+        .fetch_all(&mut db)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|row| StoredOutcome {
+            id: row.get(0),
+            cause: row.get(1),
+            body: serde_json::from_str(row.get::<&str, _>(2)).expect("an outbox body is JSON"),
+        })
+        .collect();
+    let rows = sqlx::query(
+        "SELECT kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at FROM state",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("state");
+    let mut state = BTreeMap::new();
+    for row in rows {
+        let kind: String = row.get(0);
+        let raw: String = row.get(1);
+        let key = codec::decode_key(&kind, &raw).unwrap_or_else(|| panic!("undecodable key {kind}/{raw}"));
+        let doc = codec::decode_doc(&kind, row.get(2)).unwrap_or_else(|e| panic!("undecodable {kind}/{raw}: {e}"));
+        let index = codec::IndexColumns {
+            campaign_id: row.get(3),
+            creator_id: row.get(4),
+            product_id: row.get(5),
+            pending: row.get(6),
+            due_at: row.get(7),
+            occurred_at: row.get(8),
+        };
+        state.insert(key, StoredDoc { doc, index });
+    }
+    (inbox, outbox, state)
+}
+
+fn compare_outcomes(expected: &[StoredOutcome], stored: &[StoredOutcome]) {
+    let first_difference = expected
+        .iter()
+        .zip(stored)
+        .position(|(e, s)| e != s)
+        .or((expected.len() != stored.len()).then(|| expected.len().min(stored.len())));
+    if let Some(at) = first_difference {
+        panic!(
+            "outcome {at} differs ({} expected, {} stored)\n in memory: {:#?}\n pipeline:  {:#?}",
+            expected.len(),
+            stored.len(),
+            expected.get(at),
+            stored.get(at)
+        );
+    }
+}
+
+fn compare_state(memory: &MemState, stored: &BTreeMap<Key, StoredDoc>) {
+    let in_memory: BTreeSet<&Key> = memory.docs.keys().collect();
+    let in_store: BTreeSet<&Key> = stored.keys().collect();
+    assert_eq!(
+        in_memory.difference(&in_store).collect::<Vec<_>>(),
+        Vec::<&&Key>::new(),
+        "aggregates in memory and not stored"
+    );
+    assert_eq!(
+        in_store.difference(&in_memory).collect::<Vec<_>>(),
+        Vec::<&&Key>::new(),
+        "aggregates stored and not in memory"
+    );
+    for (key, doc) in &memory.docs {
+        let Some(found) = stored.get(key) else { continue };
+        assert!(
+            found.doc == *doc,
+            "{key:?} differs\n in memory: {}\n stored:    {}",
+            codec::encode_doc(doc),
+            codec::encode_doc(&found.doc)
+        );
+        assert_eq!(
+            found.index,
+            codec::index(doc),
+            "{key:?}: the index columns follow the document"
+        );
+    }
+}
