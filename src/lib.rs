@@ -29,4 +29,5 @@ pub mod ops;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
 pub mod worker;
