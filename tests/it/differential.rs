@@ -10,8 +10,13 @@
 //! blocks, partnerships, pauses, disputes, clock ticks), then an arrival
 //! order that disturbs it (late facts that set off O9 sweeps), redeliveries
 //! of the same event id, and a batch size of 1, 7 or 500. It is delivered in
-//! three parts: one worker process, then a fresh one (a cold cache), then two
-//! at once (each finds the other's writes through `apply_version`).
+//! three parts: a backlog for one worker process, a backlog for a fresh one
+//! (a cold cache), then two processes consuming while it is published (each
+//! must notice the other's writes through `apply_version`).
+//!
+//! It catches shell bugs: with the cache kept across another process's
+//! writes (`cache.validate` skipped) three of the four cases fail; with the
+//! `pending` index column always false, all four do.
 //!
 //! The order: inbox rows get their `seq` as they are written, and apply
 //! transactions are serialized on one row lock, so `inbox.seq` is the order
@@ -626,7 +631,6 @@ async fn run(case: Case) {
     let mut first_order = Vec::new();
     for (part, end) in thirds.into_iter().enumerate() {
         let events = &arrivals[published..end];
-        env.publish_many(events).await;
         published = end;
         for event in events {
             let id = event["id"].as_str().unwrap_or_default().to_owned();
@@ -634,11 +638,20 @@ async fn run(case: Case) {
                 first_order.push(id);
             }
         }
-        // Parts 1 and 2: one fresh worker process each (a cold cache, and
-        // taking turns); part 3: two at once.
-        let mut workers = vec![env.spawn_worker().await];
-        if part == 2 {
+        // Parts 1 and 2: a backlog (full batches) for one fresh worker
+        // process each (a cold cache, and taking turns). Part 3: two
+        // workers consuming while the events are published, so the broker
+        // hands deliveries to both and each must notice the other's writes.
+        let mut workers = Vec::new();
+        if part < 2 {
+            env.publish_many(events).await;
             workers.push(env.spawn_worker().await);
+        } else {
+            workers.push(env.spawn_worker().await);
+            workers.push(env.spawn_worker().await);
+            for chunk in events.chunks(case.batch_size.clamp(2, 20)) {
+                env.publish_many(chunk).await;
+            }
         }
         wait_applied(&env, distinct.len()).await;
         for worker in workers {
