@@ -191,47 +191,37 @@ struct Story {
 }
 
 impl Story {
-    fn tell(&mut self, at: DateTime<Utc>, type_name: &str, data: Value) {
+    fn tell(&mut self, at: DateTime<Utc>, ev: Ev) {
         let id = format!("ev-{}", self.told.len());
         self.told.push(Told {
             time: at,
-            event: event(&id, type_name, &text(at), data),
+            event: ev.cloudevent(&id, &text(at)),
         });
     }
 
     /// A product; a `late` revision may also end its eligibility.
     fn product(&mut self, at: DateTime<Utc>, product: &str, seller: &str, late: bool) {
         let open: Option<&str> = *self.rng.pick(&[None, Some("0.08"), Some("0.10"), Some("0.12")]);
-        let shop_ads = if open.is_some() && self.rng.chance(50) {
-            Some("0.04")
-        } else {
-            None
-        };
-        self.tell(
-            at,
-            "product.updated",
-            json!({"product_id": product, "seller_id": seller, "category": "beauty",
-                   "affiliate_eligible": !late || !self.rng.chance(10),
-                   "open_collab_rate": open, "open_collab_shop_ads_rate": shop_ads}),
-        );
+        let shop_ads = (open.is_some() && self.rng.chance(50)).then_some("0.04");
+        let ev = events::product_updated(product, seller, open)
+            .with("open_collab_shop_ads_rate", shop_ads)
+            .with("affiliate_eligible", !late || !self.rng.chance(10));
+        self.tell(at, ev);
     }
 
     fn creator(&mut self, at: DateTime<Utc>, creator: &str) {
-        let level = 1 + self.rng.below(6);
+        let level = 1 + self.rng.below(6) as u8;
+        let followers = 100 * (1 + self.rng.below(200)) as u64;
         let risk = *self.rng.pick(&["low", "low", "medium", "high"]);
-        self.tell(
-            at,
-            "creator.updated",
-            json!({"creator_id": creator, "level": level, "followers": 100 * (1 + self.rng.below(200)),
-                   "categories": ["beauty"], "content_types": ["video", "live"],
-                   "avg_commission_rate": "0.1", "fake_order_risk": risk}),
-        );
+        let ev = events::creator_updated(creator, level, followers)
+            .with("content_types", json!(["video", "live"]))
+            .with("fake_order_risk", risk);
+        self.tell(at, ev);
     }
 
     fn campaign(&mut self, at: DateTime<Utc>, index: usize) {
         let (id, seller, products) = CAMPAIGNS[index];
-        let starts = text(minutes(START));
-        let ends = text(minutes(END));
+        let (starts, ends) = (text(minutes(START)), text(minutes(END)));
         let group = if seller == "S1" { "all" } else { "experienced" };
         let items: Vec<Value> = products
             .iter()
@@ -247,26 +237,18 @@ impl Story {
                 item
             })
             .collect();
-        let mut data = json!({
-            "campaign_id": id, "seller_id": seller, "title": format!("campaign {id}"),
-            "starts_at": starts, "ends_at": ends, "creator_group_id": group, "currency": "USD",
-            "prompt_ads_authorization": self.rng.chance(50), "products": items,
-        });
-        if index == 1 {
+        let ev = if index == 1 {
             let (metric, min_value) = if self.rng.chance(50) {
                 ("orders", json!(1))
             } else {
                 ("gmv", json!("1.00"))
             };
-            data["type"] = json!("challenge");
-            data["budget"] = json!("100.00");
-            data["challenge"] = json!({
-                "metric": metric, "content_types": ["video", "live"], "min_value": min_value,
-                "rank_rewards": [
-                    {"from_rank": 1, "to_rank": 1, "amount_each": "50.00"},
-                    {"from_rank": 2, "to_rank": 3, "amount_each": "25.00"}
-                ]
-            });
+            let challenge = events::challenge_campaign(id, seller, group, &starts, &ends, products);
+            let mut rules = challenge.data["challenge"].clone();
+            rules["metric"] = json!(metric);
+            rules["min_value"] = min_value;
+            rules["content_types"] = json!(["video", "live"]);
+            challenge.with("challenge", rules)
         } else {
             let tasks = match index {
                 0 => json!([{"kind": "orders", "content_type": "any", "target": 2},
@@ -274,15 +256,18 @@ impl Story {
                 2 => json!([{"kind": "gmv", "content_type": "any", "target": "50.00"}]),
                 _ => json!([{"kind": "content", "content_type": "any", "target": 1}]),
             };
-            data["type"] = json!("task");
-            data["budget"] = json!("90.00");
-            data["task"] = json!({"reward": "30.00", "tasks": tasks});
-        }
-        self.tell(at, "campaign.submitted", data);
+            events::task_campaign(id, seller, group, &starts, &ends, products)
+                .with("budget", "90.00")
+                .with("task", json!({"reward": "30.00", "tasks": tasks}))
+        };
+        let ev = ev
+            .with("products", items)
+            .with("prompt_ads_authorization", self.rng.chance(50));
+        self.tell(at, ev);
     }
 
     /// Catalogue, creators, groups and campaigns, the day before they start;
-    /// then payments (one fails, one campaign may be recalled).
+    /// then payments (one fails).
     fn setup(&mut self) {
         for (product, seller) in PRODUCTS {
             let at = minutes(self.rng.below(60) as i64);
@@ -292,38 +277,23 @@ impl Story {
             let at = minutes(self.rng.below(60) as i64);
             self.creator(at, creator);
         }
+        self.tell(minutes(90), events::creator_group_saved("S1", "all", json!({})));
         self.tell(
             minutes(90),
-            "creator_group.saved",
-            json!({"seller_id": "S1", "group_id": "all", "name": "all", "criteria": {}}),
-        );
-        self.tell(
-            minutes(90),
-            "creator_group.saved",
-            json!({"seller_id": "S2", "group_id": "experienced", "name": "experienced",
-                   "criteria": {"level_min": 3}}),
+            events::creator_group_saved("S2", "experienced", json!({"level_min": 3})),
         );
         for index in 0..CAMPAIGNS.len() {
             self.campaign(minutes(120 + index as i64), index);
         }
         for (index, (id, seller, _)) in CAMPAIGNS.iter().enumerate() {
             let at = minutes(180 + index as i64 * 10);
-            if index == 3 {
-                self.tell(
-                    at,
-                    "payment.failed",
-                    json!({"payment_id": format!("pay-{id}"), "campaign_id": id, "seller_id": seller,
-                           "reason": "declined"}),
-                );
-                continue;
-            }
-            let budget = if index == 1 { "100.00" } else { "90.00" };
-            self.tell(
-                at,
-                "payment.succeeded",
-                json!({"payment_id": format!("pay-{id}"), "campaign_id": id, "seller_id": seller,
-                       "amount": budget, "currency": "USD", "method": "credit_card"}),
-            );
+            let payment = format!("pay-{id}");
+            let ev = match index {
+                3 => events::payment_failed(&payment, id, seller),
+                1 => events::payment_succeeded(&payment, id, seller, "100.00"),
+                _ => events::payment_succeeded(&payment, id, seller, "90.00"),
+            };
+            self.tell(at, ev);
         }
     }
 
@@ -336,11 +306,7 @@ impl Story {
             } else {
                 START + 3 * DAY
             };
-            self.tell(
-                minutes(at),
-                "campaign.recall_requested",
-                json!({"campaign_id": "K3", "seller_id": "S2"}),
-            );
+            self.tell(minutes(at), events::campaign_recall_requested("K3", "S2"));
         }
         // The clock: campaigns start, run, end, challenges are finalized,
         // and September's tax reports are due in November (K7).
@@ -355,7 +321,7 @@ impl Story {
             END + 2 * DAY,
             39 * DAY,
         ] {
-            self.tell(minutes(at), "clock.ticked", json!({"now": text(minutes(at))}));
+            self.tell(minutes(at), events::clock_ticked(&text(minutes(at))));
         }
     }
 
@@ -366,25 +332,17 @@ impl Story {
         let (product, seller) = *self.rng.pick(&PRODUCTS);
         let roll = self.rng.below(100);
         let n = self.told.len();
-        match roll {
+        let ev = match roll {
             0..10 => {
                 let (campaign, _, _) = *self.rng.pick(&CAMPAIGNS);
-                self.tell(
-                    at,
-                    "creator.join_requested",
-                    json!({"campaign_id": campaign, "creator_id": creator}),
-                );
+                events::join_requested(campaign, creator)
             }
             10..20 => {
                 let id = format!("V{n}");
                 self.contents.push((id.clone(), creator.to_owned()));
-                let kind = *self.rng.pick(&["video", "video", "live"]);
-                self.tell(
-                    at,
-                    "content.posted",
-                    json!({"content_id": id, "creator_id": creator, "content_type": kind,
-                           "product_ids": [product], "ads_authorized": self.rng.chance(70)}),
-                );
+                events::content_posted(&id, creator, &[product])
+                    .with("content_type", *self.rng.pick(&["video", "video", "live"]))
+                    .with("ads_authorized", self.rng.chance(70))
             }
             20..55 => {
                 let id = format!("O{n}");
@@ -396,104 +354,72 @@ impl Story {
                     .find(|(_, c)| Some(c.as_str()) == attributed)
                     .map(|(id, _)| id.clone())
                     .filter(|_| self.rng.chance(70));
-                let channel = match (&content, attributed) {
-                    (Some(_), _) => *self.rng.pick(&["video", "live"]),
-                    (None, Some(_)) => "showcase",
-                    (None, None) => "showcase",
+                let channel = match content {
+                    Some(_) => *self.rng.pick(&["video", "live"]),
+                    None => "showcase",
                 };
                 let amount = self.rng.money(5, 80);
                 self.orders.push((id.clone(), seller.to_owned(), creator.to_owned()));
-                let data = json!({"order_id": id, "seller_id": seller, "product_id": product,
-                                  "creator_id": attributed, "content_id": content, "content_type": channel,
-                                  "via_shop_ads": content.is_some() && self.rng.chance(30),
-                                  "quantity": 1 + self.rng.below(3), "amount": amount, "currency": "USD"});
-                self.tell(at, "order.paid", data.clone());
+                let ev = events::order_paid(&id, seller, product, attributed, &amount)
+                    .with("via_shop_ads", content.is_some() && self.rng.chance(30))
+                    .with("content_id", content)
+                    .with("content_type", channel)
+                    .with("quantity", 1 + self.rng.below(3));
                 if self.rng.chance(3) {
                     // The same order under a new event id: applied once.
-                    self.tell(at, "order.paid", data);
+                    self.tell(at, ev.clone());
                 }
+                ev
             }
             55..63 if !self.orders.is_empty() => {
                 let (order, _, _) = self.rng.pick(&self.orders).clone();
-                let amount = self.rng.money(1, 10);
-                self.tell(at, "order.refunded", json!({"order_id": order, "amount": amount}));
+                events::order_refunded(&order, &self.rng.money(1, 10))
             }
-            63..68 if !self.orders.is_empty() => {
-                let (order, _, _) = self.rng.pick(&self.orders).clone();
-                self.tell(at, "order.cancelled", json!({"order_id": order}));
-            }
-            68..78 if !self.orders.is_empty() => {
-                let (order, _, _) = self.rng.pick(&self.orders).clone();
-                self.tell(at, "order.settled", json!({"order_id": order}));
-            }
+            63..68 if !self.orders.is_empty() => events::order_cancelled(&self.rng.pick(&self.orders).0.clone()),
+            68..78 if !self.orders.is_empty() => events::order_settled(&self.rng.pick(&self.orders).0.clone()),
             78..82 => {
                 let id = format!("R{n}");
                 self.samples.push(id.clone());
-                self.tell(
-                    at,
-                    "sample.requested",
-                    json!({"request_id": id, "campaign_id": "K1", "creator_id": creator, "product_id": "P1"}),
-                );
+                events::sample_requested(&id, "K1", creator, "P1")
             }
             82..85 if !self.samples.is_empty() => {
                 let id = self.rng.pick(&self.samples).clone();
-                let kind = *self.rng.pick(&["sample.shipped", "sample.delivered"]);
-                self.tell(at, kind, json!({"request_id": id}));
+                if self.rng.chance(50) {
+                    events::sample_shipped(&id)
+                } else {
+                    events::sample_delivered(&id)
+                }
             }
             85..87 => {
-                self.tell(
-                    at,
-                    "sample.refundable_purchased",
-                    json!({"refundable_id": format!("RF{n}"), "campaign_id": "K1", "creator_id": creator,
-                           "product_id": "P1", "order_id": format!("RO{n}"), "price": self.rng.money(5, 20),
-                           "shipping_fee": "1.00", "currency": "USD"}),
-                );
+                let price = self.rng.money(5, 20);
+                events::sample_refundable_purchased(&format!("RF{n}"), "K1", creator, "P1", &format!("RO{n}"), &price)
             }
-            87..89 => {
-                self.tell(
-                    at,
-                    "creator.violation_reported",
-                    json!({"violation_id": format!("VIO{n}"), "creator_id": creator, "guideline": "spam"}),
-                );
-            }
-            89..90 if self.rng.chance(30) => {
-                self.tell(
-                    at,
-                    "creator.platform_blocked",
-                    json!({"creator_id": creator, "reason": "fraud"}),
-                );
-            }
+            87..89 => events::violation_reported(&format!("VIO{n}"), creator, "spam"),
+            89..90 if self.rng.chance(30) => events::platform_blocked(creator),
             90..92 => {
-                let kind = *self.rng.pick(&["seller.creator_blocked", "seller.creator_unblocked"]);
                 let seller = *self.rng.pick(&SELLERS);
-                self.tell(at, kind, json!({"seller_id": seller, "creator_id": creator}));
+                if self.rng.chance(50) {
+                    events::creator_blocked(seller, creator)
+                } else {
+                    events::creator_unblocked(seller, creator)
+                }
             }
             92..95 => {
                 let seller = *self.rng.pick(&SELLERS);
                 if self.rng.chance(70) {
-                    let rate = *self.rng.pick(&["0.05", "0.2", "0.3"]);
-                    self.tell(
-                        at,
-                        "partnership.established",
-                        json!({"seller_id": seller, "creator_id": creator, "commission_rate": rate}),
-                    );
+                    {
+                        let rate = *self.rng.pick(&["0.05", "0.2", "0.3"]);
+                        events::partnership_established(seller, creator, rate)
+                    }
                 } else {
-                    self.tell(
-                        at,
-                        "partnership.paused",
-                        json!({"seller_id": seller, "creator_id": creator}),
-                    );
+                    events::partnership_paused(seller, creator)
                 }
             }
             95..97 => {
                 let id = format!("D{n}");
                 let seller = *self.rng.pick(&SELLERS);
                 self.disputes.push((id.clone(), seller.to_owned(), creator.to_owned()));
-                self.tell(
-                    at,
-                    "dispute.opened",
-                    json!({"dispute_id": id, "seller_id": seller, "creator_id": creator}),
-                );
+                events::dispute_opened(&id, seller, creator)
             }
             97..98 if !self.disputes.is_empty() => {
                 let (id, seller, creator) = self.rng.pick(&self.disputes).clone();
@@ -504,11 +430,7 @@ impl Story {
                     .map(|(o, _, _)| o.as_str())
                     .take(2)
                     .collect();
-                self.tell(
-                    at,
-                    "dispute.resolved",
-                    json!({"dispute_id": id, "cancelled_order_ids": cancelled}),
-                );
+                events::dispute_resolved(&id, &cancelled)
             }
             98..100 => {
                 // Late reference data: re-decides what was decided before it (O9).
@@ -517,19 +439,16 @@ impl Story {
                 } else {
                     self.creator(at, creator);
                 }
+                return;
             }
             _ => {
                 let id = format!("O{n}");
                 self.orders.push((id.clone(), seller.to_owned(), creator.to_owned()));
-                self.tell(
-                    at,
-                    "order.paid",
-                    json!({"order_id": id, "seller_id": seller, "product_id": product, "creator_id": creator,
-                           "content_type": "showcase", "via_shop_ads": false, "quantity": 1,
-                           "amount": self.rng.money(5, 50), "currency": "USD"}),
-                );
+                events::order_paid(&id, seller, product, Some(creator), &self.rng.money(5, 50))
+                    .with("content_type", "showcase")
             }
-        }
+        };
+        self.tell(at, ev);
     }
 }
 
