@@ -775,25 +775,15 @@ async fn rerate(n: usize, batch: usize, prefetch: usize) {
     rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
     let amqp_url = format!("{AMQP}/{name}");
     let database_url = format!("{PG}/{name}");
-    let product = |id: &str, rate: &str| {
-        json!({"product_id": id, "seller_id": "s-r", "category": "beauty", "affiliate_eligible": true,
-               "open_collab_rate": rate, "open_collab_shop_ads_rate": null})
-    };
+    let product = |id: &str, rate: &str| events::product_updated(id, "s-r", Some(rate));
     let order = |id: String, product: &str, minutes: i64| {
-        let data = json!({"order_id": id, "seller_id": "s-r", "product_id": product,
-                          "creator_id": format!("c-{}", minutes % CREATORS as i64), "content_type": "video",
-                          "via_shop_ads": false, "quantity": 1, "amount": "20.00", "currency": "USD"});
-        ("order.paid".to_owned(), ce(id, "order.paid", at(60 + minutes), data))
+        let creator = format!("c-{}", minutes % CREATORS as i64);
+        let paid = events::order_paid(&id, "s-r", product, Some(&creator), "20.00");
+        built(id, at(60 + minutes), paid)
     };
     let mut history = vec![
-        (
-            "product.updated".to_owned(),
-            ce("r-p".into(), "product.updated", at(0), product("p-r", "0.10")),
-        ),
-        (
-            "product.updated".to_owned(),
-            ce("r-q".into(), "product.updated", at(0), product("p-q", "0.10")),
-        ),
+        built("r-p".into(), at(0), product("p-r", "0.10")),
+        built("r-q".into(), at(0), product("p-q", "0.10")),
     ];
     history.extend((0..n).map(|i| order(format!("r-o-{i}"), "p-r", (i / 100) as i64)));
 
@@ -811,10 +801,7 @@ async fn rerate(n: usize, batch: usize, prefetch: usize) {
     let rss_before = worker.rss_mib();
 
     // The late fact, and an unrelated order right behind it.
-    let late = (
-        "product.updated".to_owned(),
-        ce("r-late".into(), "product.updated", at(30), product("p-r", "0.08")),
-    );
+    let late = built("r-late".into(), at(30), product("p-r", "0.08"));
     let probe = order("r-probe".into(), "p-q", 0);
     let started = Instant::now();
     preload(&publisher, "collab.events", &[late, probe]).await;
