@@ -30,5 +30,6 @@ pub mod ops;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
 pub mod trace;
 pub mod worker;

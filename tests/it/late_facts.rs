@@ -2,8 +2,6 @@
 //! commission was decided re-decide it while it is pending, and V2 as of the
 //! violation's time, through the real worker, PostgreSQL and RabbitMQ.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -36,18 +34,20 @@ fn task(id: &str, rate: &str, orders: i64) -> Value {
     })
 }
 
-/// A worker with P at 10 %, S's group `everyone` and C's profile.
-struct World {
-    env: TestEnv,
-    events: AtomicU32,
+/// The common [`crate::common::World`], with P at 10 %, S's group
+/// `everyone` and C's profile.
+struct World(crate::common::World);
+
+impl std::ops::Deref for World {
+    type Target = crate::common::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let w = World {
-            env: TestEnv::start().await,
-            events: AtomicU32::new(0),
-        };
+        let w = World(crate::common::World::open(Vec::new(), Marker::Join, CATALOGUE).await);
         w.send("product.updated", CATALOGUE, product_at("0.10")).await;
         let group = json!({ "seller_id": S, "group_id": "everyone", "name": "everyone", "criteria": {} });
         w.send("creator_group.saved", CATALOGUE, group).await;
@@ -59,32 +59,14 @@ impl World {
         w
     }
 
-    async fn send(&self, type_name: &str, at: &str, data: Value) -> String {
-        let n = self.events.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("ev-{n:04}-{type_name}");
-        self.env.send(&id, type_name, at, data).await;
-        id
-    }
-
     /// Applies one event, waits until everything before it and a marker
-    /// after it are applied, and returns the outcomes it caused.
+    /// after it are applied, and returns the outcomes it caused (type and
+    /// data).
     async fn when(&self, type_name: &str, at: &str, data: Value) -> Vec<Value> {
-        let id = self.send(type_name, at, data).await;
-        let n = self.events.fetch_add(1, Ordering::Relaxed) + 1;
-        let marker = format!("marker-{n}");
-        let data = json!({ "campaign_id": marker, "creator_id": "marker" });
-        self.env
-            .send(&format!("ev-{n:04}-marker"), "creator.join_requested", CATALOGUE, data)
-            .await;
-        self.env
-            .outcomes
-            .wait_for("participation.rejected", |d| d["campaign_id"] == marker.as_str())
-            .await;
-        self.env
-            .outcomes
-            .distinct()
+        self.0
+            .when(type_name, at, data)
+            .await
             .into_iter()
-            .filter(|o| o["causationid"] == id.as_str())
             .map(|o| json!({ "type": o["type"], "data": o["data"] }))
             .collect()
     }

@@ -7,6 +7,7 @@ mod campaigns;
 mod commissions;
 mod common;
 mod compose;
+mod differential;
 mod dlq;
 mod enforcement;
 mod late_facts;
