@@ -65,6 +65,9 @@ pub enum RuleFailure {
     Panicked(String),
     #[error("the rules kept reading state that was not loaded ({0} rounds)")]
     Unsettled(usize),
+    /// In a sweep the event set off, after its own decision.
+    #[error("{0}")]
+    InSweep(String),
 }
 
 /// What happened to one event of a batch.
@@ -313,6 +316,7 @@ impl Pipeline {
                 let mut rounds = 0;
                 let decision = loop {
                     let attempt = catch_unwind(AssertUnwindSafe(|| {
+                        inject_sweep_fault(event);
                         let mut ws = Workspace::new(&*overlay, &self.rules, event.meta.id.clone(), now);
                         domain::sweep_apply(&mut ws, &sweep.action, key);
                         if ws.missing().is_empty() {
@@ -324,7 +328,7 @@ impl Pipeline {
                     .map_err(|panic| {
                         // The event's own decision is already in the batch:
                         // the batch is refused, and the event retried alone.
-                        StoreError::Corrupt(format!(
+                        StoreError::RulesFailed(format!(
                             "a rule panicked in a sweep of {}: {}",
                             event.meta.id,
                             panic_message(&panic)
@@ -337,7 +341,7 @@ impl Pipeline {
                     rounds += 1;
                     telemetry::decide_missed(&event.meta.type_name);
                     if rounds > MAX_DECIDE_ROUNDS {
-                        return Err(StoreError::Corrupt(format!(
+                        return Err(StoreError::RulesFailed(format!(
                             "a sweep of {} kept reading state it had not loaded",
                             event.meta.id
                         )));
@@ -403,6 +407,16 @@ fn inject_fault(event: &Inbound) {
     #[cfg(feature = "fault-injection")]
     if event.meta.id.as_str().starts_with("fault:panic") {
         panic!("fault injected into the rules for event {}", event.meta.id);
+    }
+}
+
+/// Likewise `fault:sweep-panic` makes the rules panic in the event's sweep,
+/// after its own decision.
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+fn inject_sweep_fault(event: &Inbound) {
+    #[cfg(feature = "fault-injection")]
+    if event.meta.id.as_str().starts_with("fault:sweep-panic") {
+        panic!("fault injected into a sweep of event {}", event.meta.id);
     }
 }
 

@@ -374,6 +374,9 @@ impl Consumer {
         while let Some(range) = pending.pop() {
             match self.apply_until_available(&items[range.clone()], interrupt).await? {
                 Ok(verdicts) => fates.extend(verdicts.into_iter().map(Fate::of)),
+                Err(StoreError::RulesFailed(detail)) if range.len() == 1 => {
+                    fates.push(Fate::RuleFailed(crate::pipeline::RuleFailure::InSweep(detail)));
+                }
                 Err(error) if range.len() == 1 => fates.push(Fate::Refused(error.to_string())),
                 Err(error) => {
                     tracing::debug!(%error, size = range.len(), "batch refused; applying each half on its own");

@@ -28,6 +28,11 @@ pub enum StoreError {
     /// A stored document could not be read back.
     #[error("stored state is unreadable: {0}")]
     Corrupt(String),
+    /// The rules failed on an event after its own decision, in a sweep it
+    /// set off (a bug): the batch is refused, and the event, alone, is
+    /// dead-lettered without retries.
+    #[error("{0}")]
+    RulesFailed(String),
 }
 
 impl StoreError {

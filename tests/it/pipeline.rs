@@ -416,6 +416,41 @@ async fn a_rule_panic_is_dead_lettered_after_one_attempt_with_its_reason() {
     assert!(env.worker_log().contains("fault:panic-1"), "the event id is logged");
 }
 
+/// A rule that panics in the sweep an event set off (O9), after the event's
+/// own decision: the batch is refused, the event dead-lettered alone after
+/// one attempt (`rule_failed`), the events around it applied.
+#[tokio::test]
+async fn a_rule_panic_in_a_sweep_is_dead_lettered_after_one_attempt() {
+    let env = TestEnv::start_with(vec![("COLLAB_CONSUMER__MAX_ATTEMPTS", "5")]).await;
+    with_product(&env).await;
+    env.send("o-1", "order.paid", T1, order("O1", "S1", "P1", Some("C1"), "10.00"))
+        .await;
+    env.outcomes.wait_count("commission.accrued", 1).await;
+    // A rate change stamped before the order sets off a sweep over it.
+    let earlier = "2026-10-01T05:00:00Z";
+    env.send(
+        "fault:sweep-panic-1",
+        "product.updated",
+        earlier,
+        product("P1", "S1", Some("0.08")),
+    )
+    .await;
+    env.send("o-2", "order.paid", T1, order("O2", "S1", "P1", Some("C1"), "10.00"))
+        .await;
+
+    let dead = env.wait_dlq(1).await;
+    assert_eq!(header(&dead[0].0, "x-collab-error").as_deref(), Some("rule_failed"));
+    let detail = header(&dead[0].0, "x-collab-error-detail").unwrap_or_default();
+    assert!(detail.contains("fault:sweep-panic-1"), "{detail}");
+    env.outcomes.wait_count("commission.accrued", 2).await;
+    let (_, metrics) = env.http_get("/metrics").await;
+    assert!(
+        metrics.contains("collab_events_dead_lettered_total{reason=\"rule_failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(env.outcomes.of_type("commission.adjusted").is_empty());
+}
+
 /// An event that keeps failing to apply is retried, then dead-lettered with
 /// `apply_failed`; the events around it are applied.
 #[tokio::test]
