@@ -154,6 +154,10 @@ pub fn decide_rate(paid: &PaidOrder, inputs: &RateInputs<'_>) -> RateDecision {
     }
 }
 
+/// The campaign O2.3 chose: its rate, id, when the creator joined, its
+/// shop-ads rate.
+type Chosen = (Rate, CampaignId, Time, Option<Rate>);
+
 /// O2.3: among the creator's campaigns with this seller that cover the order,
 /// the highest rate; ties go to the earliest start, then the campaign id.
 /// Returns the chosen one (rate, campaign, joined at, shop-ads rate) and
@@ -162,7 +166,7 @@ fn best_campaign(
     paid: &PaidOrder,
     campaigns: &[(Arc<Campaign>, Arc<Participation>)],
     open_rate: Option<Rate>,
-) -> (Option<(Rate, CampaignId, Time, Option<Rate>)>, Vec<CampaignCheck>) {
+) -> (Option<Chosen>, Vec<CampaignCheck>) {
     let t = paid.time;
     let mut best: Option<(Rate, Time, CampaignId, Option<Rate>, Time)> = None;
     let mut checks = Vec::with_capacity(campaigns.len());

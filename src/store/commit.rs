@@ -20,12 +20,15 @@ WITH bumped AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
 ), upserted AS (
-    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at)
+    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at,
+                       seller_id, currency, pending_amount)
     SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                         $13::bool[], $14::timestamptz[], $21::timestamptz[])
+                         $13::bool[], $14::timestamptz[], $21::timestamptz[],
+                         $23::text[], $24::text[], $25::text[]::numeric[])
     ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id,
         creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending,
-        due_at = EXCLUDED.due_at, occurred_at = EXCLUDED.occurred_at, updated_at = now()
+        due_at = EXCLUDED.due_at, occurred_at = EXCLUDED.occurred_at, seller_id = EXCLUDED.seller_id,
+        currency = EXCLUDED.currency, pending_amount = EXCLUDED.pending_amount, updated_at = now()
 ), deleted AS (
     DELETE FROM state s USING UNNEST($15::text[], $16::text[]) AS d(kind, key)
     WHERE s.kind = d.kind AND s.key = d.key
@@ -81,6 +84,9 @@ pub async fn write(
         .bind(&bodies)
         .bind(&state.occurred)
         .bind(i64::from(kind == Write::Last))
+        .bind(&state.sellers)
+        .bind(&state.currencies)
+        .bind(&state.pending_amounts)
         .fetch_all(conn)
         .await?;
     if stored.len() != outbox.len() {
