@@ -1,16 +1,23 @@
-//! `/healthz`, `/readyz`, `/metrics`.
+//! `/healthz`, `/readyz`, `/metrics` (open), and the read API
+//! `/v1/{orders,campaigns,creators,events}/{id}` (bearer token; see
+//! [`crate::explain`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
 use tokio::sync::watch;
+
+use crate::explain::{self, Entity, ExplainError, Page};
 
 /// What readiness is made of (contract.md §1): migrations applied, topology
 /// declared, the consumer registered on a live broker session, and the
@@ -102,6 +109,125 @@ pub fn router(health: Arc<Health>, metrics: PrometheusHandle) -> Router {
             get(|State(state): State<AppState>| async move { state.metrics.render() }),
         )
         .with_state(AppState { health, metrics })
+}
+
+/// What the read API needs: the token, and the database once connected
+/// (the HTTP server starts before it, so `/healthz` answers at once).
+#[derive(Clone)]
+pub struct Api {
+    token: Option<Arc<[u8]>>,
+    pool: Arc<std::sync::OnceLock<PgPool>>,
+}
+
+impl Api {
+    pub fn new(token: Option<&str>) -> Self {
+        Self {
+            token: token.filter(|t| !t.is_empty()).map(|t| Arc::from(t.as_bytes())),
+            pool: Arc::default(),
+        }
+    }
+
+    /// The database is connected: the API can answer.
+    pub fn connected(&self, pool: PgPool) {
+        let _already_set = self.pool.set(pool);
+    }
+
+    /// The refusal, if any: 403 without a configured token, 401 without
+    /// the right one. The
+    /// comparison takes the same time wherever the tokens differ (only
+    /// their lengths can be told apart), and the presented token is never
+    /// logged.
+    fn authorize(&self, headers: &HeaderMap) -> Option<Response> {
+        let Some(expected) = &self.token else {
+            return Some(problem(
+                StatusCode::FORBIDDEN,
+                "the read API is disabled: no http.api_token is configured",
+            ));
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected)));
+        if valid {
+            None
+        } else {
+            let mut response = problem(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"collab-worker\""),
+            );
+            Some(response)
+        }
+    }
+}
+
+/// Query parameters of the read API: a page of the entity's main list.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// The read API's routes, to merge with [`router`].
+pub fn api_router(api: Api) -> Router {
+    let route = |entity: Entity| {
+        get(
+            move |State(api): State<Api>,
+                  Path(id): Path<String>,
+                  headers: HeaderMap,
+                  Query(query): Query<PageQuery>| async move { read(api, entity, id, headers, query).await },
+        )
+    };
+    Router::new()
+        .route("/v1/orders/{id}", route(Entity::Order))
+        .route("/v1/campaigns/{id}", route(Entity::Campaign))
+        .route("/v1/creators/{id}", route(Entity::Creator))
+        .route("/v1/events/{id}", route(Entity::Event))
+        .with_state(api)
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": detail })),
+    )
+        .into_response()
+}
+
+async fn read(api: Api, entity: Entity, id: String, headers: HeaderMap, query: PageQuery) -> Response {
+    if let Some(response) = api.authorize(&headers) {
+        return response;
+    }
+    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
+        None => None,
+        Some(Ok(limit)) if (1..=explain::MAX_LIMIT).contains(&limit) => Some(limit),
+        Some(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                &format!("limit must be an integer from 1 to {}", explain::MAX_LIMIT),
+            );
+        }
+    };
+    let Some(pool) = api.pool.get() else {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "the database is not connected yet");
+    };
+    let page = Page {
+        cursor: query.cursor,
+        limit,
+    };
+    match explain::explain(pool, entity, &id, &page).await {
+        Ok(Some(body)) => Json(body).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, &format!("no {} with this id", entity.name())),
+        Err(ExplainError::BadCursor) => problem(StatusCode::BAD_REQUEST, "invalid cursor"),
+        // An id no producer could have sent is unknown, not malformed.
+        Err(ExplainError::BadId) => problem(StatusCode::NOT_FOUND, &format!("no {} with this id", entity.name())),
+        Err(ExplainError::Store(error)) => {
+            tracing::warn!(%error, entity = entity.name(), "read API: database error");
+            problem(StatusCode::SERVICE_UNAVAILABLE, "the database did not answer")
+        }
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {

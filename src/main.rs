@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     }
     let default_filter = match cli.command {
         Command::Run => telemetry::WORKER_LOG_FILTER,
-        Command::Dlq(_) | Command::Demo => telemetry::COMMAND_LOG_FILTER,
+        Command::Dlq(_) | Command::Demo | Command::Explain { .. } => telemetry::COMMAND_LOG_FILTER,
     };
     telemetry::init_logging(settings.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -43,6 +43,17 @@ fn main() -> ExitCode {
                 ops::dlq::run(settings.broker(), action, &mut std::io::stdout()).await
             }
             Command::Demo => ops::demo::run(settings, &mut std::io::stdout()).await,
+            Command::Explain {
+                entity,
+                id,
+                json,
+                cursor,
+                limit,
+            } => {
+                let page = collab_worker::explain::Page { cursor, limit };
+                collab_worker::explain::run(&settings.database_url, entity, &id, &page, json, &mut std::io::stdout())
+                    .await
+            }
         }
     });
     match result {

@@ -100,9 +100,10 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;
+    let api = http::Api::new(settings.http.token());
     let server = tokio::spawn(http::serve(
         listener,
-        http::router(health.clone(), metrics),
+        http::router(health.clone(), metrics).merge(http::api_router(api.clone())),
         stop_rx.clone(),
     ));
 
@@ -118,6 +119,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         return finish(server).await;
     };
     health.migrated.store(true, Ordering::SeqCst);
+    api.connected(pool.clone());
     let pipeline = Pipeline::new(
         pool.clone(),
         settings.rules.to_rules(),

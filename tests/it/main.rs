@@ -9,6 +9,7 @@ mod common;
 mod compose;
 mod dlq;
 mod enforcement;
+mod explain;
 mod limits;
 mod observability;
 mod ops;
