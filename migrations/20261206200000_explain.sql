@@ -32,3 +32,20 @@ CREATE TABLE dead_letters (
     at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX dead_letters_event ON dead_letters (event_id);
+
+-- A creator's pending commission totals by seller and currency, kept by
+-- the apply statement itself (store/commit.rs) from the rows it changes:
+-- reading them costs one index probe per seller, whatever the number of
+-- commissions (summing 10 000 rows took 25 ms on an idle database).
+CREATE TABLE creator_pending (
+    creator_id  text COLLATE "C" NOT NULL,
+    seller_id   text COLLATE "C" NOT NULL,
+    currency    text NOT NULL,
+    n           bigint NOT NULL,
+    amount      numeric NOT NULL,
+    PRIMARY KEY (creator_id, seller_id, currency)
+);
+INSERT INTO creator_pending (creator_id, seller_id, currency, n, amount)
+    SELECT creator_id, seller_id, currency, count(*), sum(pending_amount) FROM state
+    WHERE kind = 'order' AND pending AND creator_id IS NOT NULL AND seller_id IS NOT NULL AND currency IS NOT NULL
+    GROUP BY creator_id, seller_id, currency;

@@ -307,12 +307,12 @@ async fn campaign(pool: &PgPool, id: &str, page: &Page) -> Result<Option<Value>,
 async fn creator(pool: &PgPool, id: &str, page: &Page) -> Result<Option<Value>, ExplainError> {
     let creator_id = CreatorId::from(id);
     let creator = aggregate::<Creator>(pool, &creator_id).await?;
-    // Pending totals and the page of pending commissions come from index
-    // columns: no order document is read, however many there are.
+    // Pending totals are kept by the apply statement (`creator_pending`),
+    // and the page of pending commissions comes from index columns: no
+    // order document is read, however many there are.
     let totals = sqlx::query(
-        "SELECT seller_id, currency, count(*) AS n, sum(pending_amount)::text AS total FROM state \
-         WHERE kind = 'order' AND pending AND creator_id = $1 GROUP BY seller_id, currency \
-         ORDER BY seller_id, currency LIMIT 1000",
+        "SELECT seller_id, currency, n, amount::text AS total FROM creator_pending \
+         WHERE creator_id = $1 AND n > 0 ORDER BY seller_id, currency LIMIT 1000",
     )
     .bind(id)
     .fetch_all(pool)

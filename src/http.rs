@@ -111,25 +111,48 @@ pub fn router(health: Arc<Health>, metrics: PrometheusHandle) -> Router {
         .with_state(AppState { health, metrics })
 }
 
-/// What the read API needs: the token, and the database once connected
-/// (the HTTP server starts before it, so `/healthz` answers at once).
+/// Connections of the read API's own pool: its queries never wait for the
+/// apply path's connections, nor the apply path for them.
+const API_POOL_SIZE: u32 = 4;
+
+/// What the read API needs: the token, and the database once it is
+/// migrated (the HTTP server starts before, so `/healthz` answers at once).
+/// The API opens its own small pool, on the HTTP server's runtime.
 #[derive(Clone)]
 pub struct Api {
     token: Option<Arc<[u8]>>,
-    pool: Arc<std::sync::OnceLock<PgPool>>,
+    database_url: Arc<std::sync::OnceLock<String>>,
+    pool: Arc<tokio::sync::OnceCell<PgPool>>,
 }
 
 impl Api {
     pub fn new(token: Option<&str>) -> Self {
         Self {
             token: token.filter(|t| !t.is_empty()).map(|t| Arc::from(t.as_bytes())),
+            database_url: Arc::default(),
             pool: Arc::default(),
         }
     }
 
-    /// The database is connected: the API can answer.
-    pub fn connected(&self, pool: PgPool) {
-        let _already_set = self.pool.set(pool);
+    /// The database is migrated: the API can answer.
+    pub fn connected(&self, database_url: &str) {
+        let _already_set = self.database_url.set(database_url.to_owned());
+    }
+
+    async fn pool(&self) -> Option<&PgPool> {
+        let url = self.database_url.get()?;
+        self.pool
+            .get_or_try_init(|| async {
+                let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(API_POOL_SIZE)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await
+            })
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "read API: connecting to the database"))
+            .ok()
     }
 
     /// The refusal, if any: 403 without a configured token, 401 without
@@ -210,7 +233,7 @@ async fn read(api: Api, entity: Entity, id: String, headers: HeaderMap, query: P
             );
         }
     };
-    let Some(pool) = api.pool.get() else {
+    let Some(pool) = api.pool().await else {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "the database is not connected yet");
     };
     let page = Page {
@@ -237,6 +260,36 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(state.health.report()))
+}
+
+/// Serves until shutdown on a runtime of its own, on its own thread: a
+/// batch being decided on the worker's runtime never delays an answer
+/// (the read API's latency target holds while the worker drains a
+/// backlog). The result comes back through the returned handle.
+pub fn spawn(
+    listener: std::net::TcpListener,
+    app: Router,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new().name("http".into()).spawn(move || {
+        let served = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|runtime| {
+                runtime.block_on(async move {
+                    listener.set_nonblocking(true)?;
+                    serve(tokio::net::TcpListener::from_std(listener)?, app, shutdown).await
+                })
+            });
+        let _receiver_gone = done_tx.send(served);
+    });
+    tokio::spawn(async move {
+        thread?;
+        done_rx
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the HTTP thread ended without a result")))
+    })
 }
 
 /// Serves until shutdown; runs from the start so `/healthz` answers while

@@ -19,6 +19,28 @@ WITH bumped AS (
 ), inbox_rows AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
+), pending_totals AS (
+    -- A creator's pending totals follow the order rows this statement
+    -- changes: minus what they held before (every sub-statement sees the
+    -- state as it was), plus what they hold now.
+    INSERT INTO creator_pending AS p (creator_id, seller_id, currency, n, amount)
+    SELECT creator_id, seller_id, currency, sum(dn), sum(da) FROM (
+        SELECT s.creator_id, s.seller_id, s.currency, -1 AS dn, -s.pending_amount AS da
+        FROM state s JOIN (
+            SELECT * FROM UNNEST($7::text[], $8::text[]) UNION ALL SELECT * FROM UNNEST($15::text[], $16::text[])
+        ) AS c(kind, key) ON s.kind = c.kind AND s.key = c.key
+        WHERE c.kind = 'order' AND s.pending
+        UNION ALL
+        SELECT creator_id, seller_id, currency, 1, amount
+        FROM UNNEST($7::text[], $11::text[], $23::text[], $24::text[], $25::text[]::numeric[], $13::bool[])
+            AS w(kind, creator_id, seller_id, currency, amount, pending)
+        WHERE kind = 'order' AND pending
+    ) d
+    WHERE creator_id IS NOT NULL AND seller_id IS NOT NULL AND currency IS NOT NULL
+    GROUP BY creator_id, seller_id, currency
+    HAVING sum(dn) <> 0 OR sum(da) <> 0
+    ON CONFLICT (creator_id, seller_id, currency)
+        DO UPDATE SET n = p.n + EXCLUDED.n, amount = p.amount + EXCLUDED.amount
 ), upserted AS (
     INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at,
                        seller_id, currency, pending_amount)

@@ -537,3 +537,80 @@ async fn the_read_api_needs_the_token_and_answers_404_for_unknown_ids() {
     // The token never reaches the log.
     assert!(!env.worker_log().contains(TOKEN), "the token was logged");
 }
+
+/// Issue 17's latency figure: `GET /v1/creators/{id}` for a creator with
+/// 10 000 pending commissions, while the worker drains a backlog of other
+/// orders. Prints p50/p99 (README, section "Explain"). Ignored: it takes a
+/// minute and measures this machine. Run it alone:
+/// `cargo test --release --features fault-injection --test it creator_view_latency -- --ignored --nocapture`
+#[tokio::test]
+#[ignore = "benchmark: run alone, see README"]
+async fn creator_view_latency_with_10000_commissions_while_draining() {
+    let env = start().await;
+    let big = "creator-10k";
+    env.send(
+        "p-big",
+        "product.updated",
+        "2026-09-01T00:00:00Z",
+        product(P, SELLER, Some("0.10")),
+    )
+    .await;
+    let minute = |i: usize| format!("2026-10-01T{:02}:{:02}:00Z", (i / 60) % 24, i % 60);
+    let orders: Vec<Value> = (0..10_000)
+        .map(|i| {
+            event(
+                &format!("big-{i}"),
+                "order.paid",
+                &minute(i),
+                order(&format!("ob-{i}"), SELLER, P, Some(big), "10.00"),
+            )
+        })
+        .collect();
+    env.publish_many(&orders).await;
+    until(&env, "creator", big, |c| {
+        c["pending_commissions"]["totals"][0]["count"] == 10_000
+    })
+    .await;
+
+    // A backlog of other creators' orders, then the measurement while it drains.
+    let backlog: Vec<Value> = (0..40_000)
+        .map(|i| {
+            event(
+                &format!("bl-{i}"),
+                "order.paid",
+                &minute(i),
+                order(&format!("obl-{i}"), SELLER, P, Some(&format!("c-{}", i % 500)), "10.00"),
+            )
+        })
+        .collect();
+    env.publish_many(&backlog).await;
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let queue = "collab.events.worker";
+    while latencies.len() < 2_000 {
+        let t = Instant::now();
+        let (status, body) = get(env.port(), &format!("/v1/creators/{big}"), Some(TOKEN)).await;
+        latencies.push(t.elapsed());
+        assert_eq!(status, 200);
+        assert_eq!(body["pending_commissions"]["totals"][0]["count"], 10_000);
+        if latencies.len() % 200 == 0 && env.queue_state(queue).await.0 == 0 {
+            break;
+        }
+    }
+    let (left, _) = env.queue_state(queue).await;
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "GET /v1/creators/{{id}} (10 000 pending commissions) while draining: {} requests in {:.1} s, \
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; backlog left at the end: {left}",
+        latencies.len(),
+        started.elapsed().as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+    );
+    assert!(
+        left > 0 || latencies.len() >= 200,
+        "the backlog drained before enough requests were made"
+    );
+}
