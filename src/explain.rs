@@ -65,6 +65,11 @@ pub struct Page {
 }
 
 impl Page {
+    /// The cursor, if one is given (an empty one is none: the first page).
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+
     fn limit(&self) -> usize {
         self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
     }
@@ -217,7 +222,7 @@ async fn campaign(pool: &PgPool, id: &str, page: &Page) -> Result<Option<Value>,
         })));
     };
     let limit = page.limit();
-    let after = match &page.cursor {
+    let after = match page.cursor() {
         Some(c) => decode_cursor(c)?.into_iter().next().ok_or(ExplainError::BadCursor)?,
         None => String::new(),
     };
@@ -337,7 +342,7 @@ async fn creator(pool: &PgPool, id: &str, page: &Page) -> Result<Option<Value>, 
     }
 
     let limit = page.limit();
-    let (after_time, after_key) = match &page.cursor {
+    let (after_time, after_key) = match page.cursor() {
         Some(c) => {
             let parts = decode_cursor(c)?;
             let [time, key] = parts.as_slice() else {
@@ -487,7 +492,7 @@ async fn event(pool: &PgPool, id: &str, page: &Page) -> Result<Option<Value>, Ex
         return Ok(None);
     }
     let limit = page.limit();
-    let after: i64 = match &page.cursor {
+    let after: i64 = match page.cursor() {
         Some(c) => decode_cursor(c)?
             .first()
             .and_then(|s| s.parse().ok())

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -187,20 +187,41 @@ impl Api {
 }
 
 /// Query parameters of the read API: a page of the entity's main list.
-#[derive(Debug, Default, serde::Deserialize)]
+/// Parsed here rather than by an extractor so that every refusal is the
+/// API's JSON, and comes after the token check.
+#[derive(Debug, Default, PartialEq)]
 pub struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,
+}
+
+impl PageQuery {
+    /// `cursor` and `limit`, each at most once; other parameters are
+    /// ignored. Cursors are URL-safe base64, so nothing needs decoding.
+    pub fn parse(raw: Option<&str>) -> Result<PageQuery, String> {
+        let mut query = PageQuery::default();
+        for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "cursor" => &mut query.cursor,
+                "limit" => &mut query.limit,
+                _ => continue,
+            };
+            if slot.replace(value.to_owned()).is_some() {
+                return Err(format!("{name} is given twice"));
+            }
+        }
+        Ok(query)
+    }
 }
 
 /// The read API's routes, to merge with [`router`].
 pub fn api_router(api: Api) -> Router {
     let route = |entity: Entity| {
         get(
-            move |State(api): State<Api>,
-                  Path(id): Path<String>,
-                  headers: HeaderMap,
-                  Query(query): Query<PageQuery>| async move { read(api, entity, id, headers, query).await },
+            move |State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap, RawQuery(query): RawQuery| async move {
+                read(api, entity, id, headers, query).await
+            },
         )
     };
     Router::new()
@@ -219,10 +240,14 @@ fn problem(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
-async fn read(api: Api, entity: Entity, id: String, headers: HeaderMap, query: PageQuery) -> Response {
+async fn read(api: Api, entity: Entity, id: String, headers: HeaderMap, query: Option<String>) -> Response {
     if let Some(response) = api.authorize(&headers) {
         return response;
     }
+    let query = match PageQuery::parse(query.as_deref()) {
+        Ok(query) => query,
+        Err(problem_text) => return problem(StatusCode::BAD_REQUEST, &problem_text),
+    };
     let limit = match query.limit.as_deref().map(str::parse::<usize>) {
         None => None,
         Some(Ok(limit)) if (1..=explain::MAX_LIMIT).contains(&limit) => Some(limit),
@@ -313,6 +338,19 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_parameters_are_read_once_each() {
+        assert_eq!(PageQuery::parse(None), Ok(PageQuery::default()));
+        assert_eq!(
+            PageQuery::parse(Some("limit=5&x=1&cursor=abc")),
+            Ok(PageQuery {
+                cursor: Some("abc".into()),
+                limit: Some("5".into())
+            })
+        );
+        assert!(PageQuery::parse(Some("limit=null&limit=null")).is_err());
+    }
 
     #[test]
     fn readiness_names_what_fails() {
