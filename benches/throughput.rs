@@ -9,17 +9,26 @@
 //!    event to its last published outcome (PostgreSQL timestamps).
 //! 3. **Latency** — publish → outcome at a fixed offered load (200 events/s).
 //! 4. **Memory** — the worker's peak RSS during the drain.
+//! 5. **Decide misses** — `collab_decide_misses_total` after the drain: the
+//!    pipeline's safety net for reads a plan did not state; 0 means every
+//!    event's reads were planned.
+//! 6. **Re-rating** (O9) — one late `product.updated` that re-decides
+//!    `BENCH_RERATE` pending commissions (default 100 000; 0 skips it): the
+//!    time to decide and commit them, an order published right after it,
+//!    and the worker's memory while it runs.
 //!
 //! `cargo bench --bench throughput` — settings by environment:
 //! `BENCH_EVENTS` (backlog size, default 40 000), `BENCH_ROUNDS` (rounds of 1
 //! and 2, median reported; default 3), `BENCH_RATE` (offered load,
-//! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`.
+//! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`,
+//! `BENCH_RERATE` (pending commissions re-rated, default 100 000).
 
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use collab_worker::testkit::{Ev, events};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -47,11 +56,9 @@ fn rabbitmqctl(args: &[&str]) {
     assert!(ok, "rabbitmqctl {args:?} failed");
 }
 
-fn ce(id: String, type_name: &str, time: String, data: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "specversion": "1.0", "id": id, "source": "/bench", "type": type_name, "time": time, "data": data
-    }))
-    .unwrap_or_default()
+/// A built event as the bytes a producer publishes.
+fn built(id: String, time: String, ev: Ev) -> (String, Vec<u8>) {
+    (ev.type_name.to_owned(), ev.body(&id, "/bench", &time))
 }
 
 fn at(minutes: i64) -> String {
@@ -68,53 +75,39 @@ const CREATORS: usize = 400;
 /// Reference data and live campaigns, applied before the clock starts.
 fn setup_events() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    let mut push = |type_name: &str, id: String, time: String, data: Value| {
-        out.push((type_name.to_owned(), ce(id, type_name, time, data)));
-    };
     for s in 0..SELLERS {
+        let seller = format!("s-{s}");
         for p in 0..PRODUCTS_PER_SELLER {
-            push(
-                "product.updated",
-                format!("setup-p-{s}-{p}"),
-                at(0),
-                json!({"product_id": format!("p-{s}-{p}"), "seller_id": format!("s-{s}"), "category": "beauty",
-                       "affiliate_eligible": true, "open_collab_rate": "0.10", "open_collab_shop_ads_rate": "0.05"}),
-            );
+            let product = events::product_updated(&format!("p-{s}-{p}"), &seller, Some("0.10"))
+                .with("open_collab_shop_ads_rate", "0.05");
+            out.push(built(format!("setup-p-{s}-{p}"), at(0), product));
         }
-        push(
-            "creator_group.saved",
-            format!("setup-g-{s}"),
-            at(0),
-            json!({"seller_id": format!("s-{s}"), "group_id": "all", "name": "all", "criteria": {}}),
-        );
-        push(
-            "campaign.submitted",
-            format!("setup-k-{s}"),
-            at(1),
-            json!({"campaign_id": format!("k-{s}"), "seller_id": format!("s-{s}"), "type": "task", "title": "bench",
-                   "starts_at": at(10), "ends_at": at(60 * 24 * 100), "creator_group_id": "all", "currency": "USD",
-                   "budget": "100000.00", "prompt_ads_authorization": true,
-                   "products": [{"product_id": format!("p-{s}-0"), "commission_rate": "0.20", "free_sample": false}],
-                   "task": {"reward": "50.00", "tasks": [{"kind": "orders", "content_type": "any", "target": 25}]}}),
-        );
-        push(
-            "payment.succeeded",
-            format!("setup-pay-{s}"),
-            at(2),
-            json!({"payment_id": format!("pay-{s}"), "campaign_id": format!("k-{s}"), "seller_id": format!("s-{s}"),
-                   "amount": "100000.00", "currency": "USD", "method": "bank_transfer"}),
-        );
+        let group = events::creator_group_saved(&seller, "all", json!({}));
+        out.push(built(format!("setup-g-{s}"), at(0), group));
+        let campaign = format!("k-{s}");
+        let submitted = events::task_campaign(&campaign, &seller, "all", &at(10), &at(60 * 24 * 100), &[])
+            .with("title", "bench")
+            .with("budget", "100000.00")
+            .with("prompt_ads_authorization", true)
+            .with(
+                "products",
+                json!([{"product_id": format!("p-{s}-0"), "commission_rate": "0.20", "free_sample": false}]),
+            )
+            .with(
+                "task",
+                json!({"reward": "50.00", "tasks": [{"kind": "orders", "content_type": "any", "target": 25}]}),
+            );
+        out.push(built(format!("setup-k-{s}"), at(1), submitted));
+        let paid = events::payment_succeeded(&format!("pay-{s}"), &campaign, &seller, "100000.00")
+            .with("method", "bank_transfer");
+        out.push(built(format!("setup-pay-{s}"), at(2), paid));
     }
     for c in 0..CREATORS {
-        push(
-            "creator.updated",
-            format!("setup-c-{c}"),
-            at(0),
-            json!({"creator_id": format!("c-{c}"), "level": 4, "followers": 1000 + c, "categories": ["beauty"],
-                   "content_types": ["video", "live"], "avg_commission_rate": "0.1", "fake_order_risk": "low"}),
-        );
+        let creator = events::creator_updated(&format!("c-{c}"), 4, 1000 + c as u64)
+            .with("content_types", json!(["video", "live"]));
+        out.push(built(format!("setup-c-{c}"), at(0), creator));
     }
-    push("clock.ticked", "setup-tick".into(), at(10), json!({"now": at(10)}));
+    out.push(built("setup-tick".into(), at(10), events::clock_ticked(&at(10))));
     out
 }
 
@@ -139,38 +132,32 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         let creator = next(CREATORS);
         let seller = next(SELLERS);
         let roll = next(100);
-        let (type_name, data) = if roll < 3 {
-            (
-                "creator.join_requested",
-                json!({"campaign_id": format!("k-{seller}"), "creator_id": format!("c-{creator}")}),
-            )
+        let (seller_id, creator_id) = (format!("s-{seller}"), format!("c-{creator}"));
+        let ev = if roll < 3 {
+            events::join_requested(&format!("k-{seller}"), &creator_id)
         } else if roll < 10 {
             latest_video[creator] = Some(format!("v-{i}"));
-            (
-                "content.posted",
-                json!({"content_id": format!("v-{i}"), "creator_id": format!("c-{creator}"), "content_type": "video",
-                       "product_ids": [format!("p-{seller}-0")], "ads_authorized": true}),
-            )
+            events::content_posted(&format!("v-{i}"), &creator_id, &[&format!("p-{seller}-0")])
         } else if roll < 70 || orders.is_empty() {
             let id = format!("o-{i}");
             orders.push(id.clone());
             let content = latest_video[creator].clone();
             let channel = if content.is_some() { "video" } else { "showcase" };
-            (
-                "order.paid",
-                json!({"order_id": id, "seller_id": format!("s-{seller}"), "product_id": format!("p-{seller}-{}", next(PRODUCTS_PER_SELLER)),
-                       "creator_id": format!("c-{creator}"), "content_id": content,
-                       "content_type": channel, "via_shop_ads": content.is_some() && next(4) == 0, "quantity": 1 + next(3),
-                       "amount": format!("{}.{:02}", 5 + next(200), next(100)), "currency": "USD"}),
-            )
+            let product = format!("p-{seller}-{}", next(PRODUCTS_PER_SELLER));
+            let shop_ads = content.is_some() && next(4) == 0;
+            let quantity = 1 + next(3);
+            let amount = format!("{}.{:02}", 5 + next(200), next(100));
+            events::order_paid(&id, &seller_id, &product, Some(&creator_id), &amount)
+                .with("content_id", content)
+                .with("content_type", channel)
+                .with("via_shop_ads", shop_ads)
+                .with("quantity", quantity)
         } else if roll < 80 {
-            let order = orders[next(orders.len())].clone();
-            ("order.refunded", json!({"order_id": order, "amount": "1.50"}))
+            events::order_refunded(&orders[next(orders.len())], "1.50")
         } else {
-            let order = orders[next(orders.len())].clone();
-            ("order.settled", json!({"order_id": order}))
+            events::order_settled(&orders[next(orders.len())])
         };
-        out.push((type_name.to_owned(), ce(format!("b-{i}"), type_name, at(minute), data)));
+        out.push(built(format!("b-{i}"), at(minute), ev));
     }
     out
 }
@@ -497,13 +484,9 @@ async fn latency(vhost_url: &str, rate: usize, secs: usize) -> (f64, f64, usize)
     for i in 0..total {
         tokio::time::sleep_until(start + interval * i as u32).await;
         let id = format!("lat-{i}");
-        let body = ce(
-            id.clone(),
-            "order.paid",
-            at(100_000 + i as i64),
-            json!({"order_id": format!("lat-o-{i}"), "seller_id": "s-1", "product_id": "p-1-1", "creator_id": format!("c-{}", i % CREATORS),
-                   "content_type": "video", "via_shop_ads": false, "quantity": 1, "amount": "20.00", "currency": "USD"}),
-        );
+        let creator = format!("c-{}", i % CREATORS);
+        let paid = events::order_paid(&format!("lat-o-{i}"), "s-1", "p-1-1", Some(&creator), "20.00");
+        let body = paid.body(&id, "/bench", &at(100_000 + i as i64));
         if let Ok(mut m) = sent.lock() {
             m.insert(id, Instant::now());
         }
@@ -750,6 +733,11 @@ async fn bench() {
         r.cpu[0], r.cpu[1], r.cpu[2], r.secs
     );
 
+    println!(
+        "decide misses after the drain (collab_decide_misses_total): {:>5.0}",
+        metric_sum(r.worker.port, "collab_decide_misses_total").await
+    );
+
     // (c) Latency at a fixed offered load, on the last round's worker.
     if std::env::var("BENCH_SKIP_LATENCY").is_err() {
         let (p50, p99, n) = latency(&r.amqp_url, rate, latency_secs).await;
@@ -757,4 +745,99 @@ async fn bench() {
     }
     r.worker.stop();
     cleanup(&r.name);
+
+    let pending = env_usize("BENCH_RERATE", 100_000);
+    if pending > 0 {
+        rerate(pending, batch, prefetch).await;
+    }
+}
+
+/// The sum of a metric's series on the worker's `/metrics`.
+async fn metric_sum(port: u16, name: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return f64::NAN;
+    };
+    let _sent = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await;
+    let mut body = String::new();
+    let _read = s.read_to_string(&mut body).await;
+    body.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// O9 at scale: `n` pending commissions of one product, then one late
+/// `product.updated` stamped before all of them re-decides every one.
+async fn rerate(n: usize, batch: usize, prefetch: usize) {
+    let name = format!("bench_rerate_{}", std::process::id());
+    rabbitmqctl(&["add_vhost", &name]);
+    rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+    let amqp_url = format!("{AMQP}/{name}");
+    let database_url = format!("{PG}/{name}");
+    let product = |id: &str, rate: &str| events::product_updated(id, "s-r", Some(rate));
+    let order = |id: String, product: &str, minutes: i64| {
+        let creator = format!("c-{}", minutes % CREATORS as i64);
+        let paid = events::order_paid(&id, "s-r", product, Some(&creator), "20.00");
+        built(id, at(60 + minutes), paid)
+    };
+    let mut history = vec![
+        built("r-p".into(), at(0), product("p-r", "0.10")),
+        built("r-q".into(), at(0), product("p-q", "0.10")),
+    ];
+    history.extend((0..n).map(|i| order(format!("r-o-{i}"), "p-r", (i / 100) as i64)));
+
+    let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
+    worker.ready().await;
+    let conn = connect(&amqp_url).await;
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let mut db = PgConnection::connect(&database_url).await.expect("database");
+    preload(&publisher, "collab.events", &history).await;
+    wait_applied(&mut db, history.len() as i64, None).await;
+    let rss_before = worker.rss_mib();
+
+    // The late fact, and an unrelated order right behind it.
+    let late = built("r-late".into(), at(30), product("p-r", "0.08"));
+    let probe = order("r-probe".into(), "p-q", 0);
+    let started = Instant::now();
+    preload(&publisher, "collab.events", &[late, probe]).await;
+    let (mut decided, mut probe_at, mut peak) = (None, None, rss_before);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while decided.is_none() || probe_at.is_none() {
+        assert!(Instant::now() < deadline, "re-rating did not finish");
+        peak = peak.max(worker.rss_mib());
+        let adjusted: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE causation_id = 'r-late'")
+            .fetch_one(&mut db)
+            .await
+            .expect("adjusted");
+        if decided.is_none() && adjusted >= n as i64 {
+            decided = Some(started.elapsed());
+        }
+        let probed: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE causation_id = 'r-probe'")
+            .fetch_one(&mut db)
+            .await
+            .expect("probe");
+        if probe_at.is_none() && probed > 0 {
+            probe_at = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_applied(&mut db, history.len() as i64 + 2, None).await;
+    let published = started.elapsed();
+    let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64()).unwrap_or(f64::NAN);
+    println!(
+        "re-rating {n} pending commissions (one late product.updated): decided and committed in {:.1} s, published in {:.1} s; \
+         an order published right behind it was applied after {:.1} s",
+        secs(decided),
+        published.as_secs_f64(),
+        secs(probe_at)
+    );
+    println!("worker RSS while re-rating: {rss_before:.0} MiB before, {peak:.0} MiB at most (sampled every 50 ms)");
+    let _closed = conn.close(200, "done".into()).await;
+    worker.stop();
+    cleanup(&name);
 }

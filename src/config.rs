@@ -100,7 +100,15 @@ pub enum LogFormat {
 pub struct ConsumerSettings {
     pub batch_size: usize,
     pub prefetch: u16,
+    /// Attempts at an event the database refuses, the first included.
     pub max_attempts: u32,
+    /// The wait before the second attempt (ms); it doubles per attempt up
+    /// to `max_retry_delay_ms`. The event waits parked in a retry queue.
+    pub retry_delay_ms: u64,
+    pub max_retry_delay_ms: u64,
+    /// Events each retry queue holds at most; one that does not fit is
+    /// dead-lettered at once (`apply_failed`).
+    pub max_parked: u32,
     pub delivery_limit: u32,
     pub pool_size: u32,
     pub state_cache_docs: usize,

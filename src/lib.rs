@@ -16,6 +16,7 @@
 //! * [`pipeline`] — the shell's core: applies a batch of deliveries in one
 //!   transaction (dedup, load state, run rules, write state and outbox).
 //! * [`worker`] — `collab-worker run`: wires it all, health, shutdown.
+//! * [`trace`] — a span per event, exported over OTLP; W3C trace context.
 //! * [`config`], [`telemetry`], [`http`], [`cli`] — the usual plumbing.
 
 pub mod domain;
@@ -30,4 +31,6 @@ pub mod ops;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
+pub mod trace;
 pub mod worker;

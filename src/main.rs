@@ -27,7 +27,20 @@ fn main() -> ExitCode {
         Command::Run => telemetry::WORKER_LOG_FILTER,
         Command::Dlq(_) | Command::Demo | Command::Explain { .. } => telemetry::COMMAND_LOG_FILTER,
     };
-    telemetry::init_logging(settings.log_format, default_filter);
+    // Spans are the worker's; created before the runtime, and shut down
+    // after it, as the exporter's blocking HTTP client requires.
+    let exporter = match cli.command {
+        Command::Run => match collab_worker::trace::Exporter::from_env() {
+            Ok(exporter) => exporter,
+            Err(error) => {
+                eprintln!("collab-worker: tracing: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        Command::Dlq(_) | Command::Demo | Command::Explain { .. } => None,
+    };
+    let (exporter, tracer) = exporter.unzip();
+    telemetry::init_logging(settings.log_format, default_filter, tracer);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -56,6 +69,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    drop(runtime);
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

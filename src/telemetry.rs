@@ -15,6 +15,8 @@ use crate::wire::envelope::MalformedKind;
 use crate::wire::events::Event;
 use crate::wire::outcomes::OutcomeData;
 
+pub mod failures;
+
 /// The worker's default log filter: info, sqlx only warnings, lapin off.
 /// lapin logs every lost connection or closed channel as an ERROR although
 /// the worker recovers from it in well under a second; the worker logs each
@@ -35,19 +37,50 @@ const LAPIN_RETURNED_MESSAGES: &str = "lapin::returned_messages";
 pub const COMMAND_LOG_FILTER: &str = "warn,lapin=off";
 
 /// `RUST_LOG` decides; otherwise `default_filter`. lapin's per-message
-/// warnings are off either way unless `RUST_LOG` names their target.
-pub fn init_logging(format: LogFormat, default_filter: &str) {
+/// warnings are off either way unless `RUST_LOG` names their target. With
+/// `tracer`, the spans of events and batches (`collab_worker::trace`) are
+/// exported too.
+///
+/// A line logged inside an event's span carries the span's fields: text
+/// logs prefix them (`event{event.id=… trace_id=…}:`), JSON logs put them
+/// under `span` — the trace id is in every line of that event.
+pub fn init_logging(format: LogFormat, default_filter: &str, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = log_filter(rust_log.as_deref(), default_filter);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests) keeps the first subscriber.
-    let installed = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let mut filter = log_filter(rust_log.as_deref(), default_filter);
+    if tracer.is_some()
+        && let Ok(spans) = "collab_worker::trace=info".parse()
+    {
+        // The spans that are exported, whatever else RUST_LOG turns off
+        // (a span is context for log lines, not a line of its own).
+        filter = filter.add_directive(spans);
+    }
+    // Colours only for a person at a terminal: escape codes in a file or a
+    // log pipeline are noise in every field.
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let logs = match format {
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Text => logs.boxed(),
     };
-    if installed.is_err() {
+    let spans = tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    // A second initialisation (tests) keeps the first subscriber.
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .is_err()
+    {
         tracing::debug!("a tracing subscriber was already installed");
     }
 }
@@ -88,6 +121,9 @@ pub fn starting(settings: &Settings) {
         consumer.batch_size = c.batch_size,
         consumer.prefetch = c.prefetch,
         consumer.max_attempts = c.max_attempts,
+        consumer.retry_delay_ms = c.retry_delay_ms,
+        consumer.max_retry_delay_ms = c.max_retry_delay_ms,
+        consumer.max_parked = c.max_parked,
         consumer.delivery_limit = c.delivery_limit,
         consumer.pool_size = c.pool_size,
         consumer.state_cache_docs = c.state_cache_docs,
@@ -154,6 +190,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
     describe_histogram!("collab_batch_size", "Deliveries per applied batch.");
     describe_histogram!("collab_apply_seconds", "Time to apply one batch (one transaction).");
     describe_histogram!("collab_relay_seconds", "Time to publish and confirm one relay batch.");
+    describe_gauge!(
+        "collab_events_parked",
+        "Events the database refused, waiting in the retry queues for their next attempt (all workers)."
+    );
     describe_gauge!("collab_outbox_lag_seconds", "Age of the oldest unpublished outcome.");
     describe_gauge!("collab_outbox_pending", "Unpublished outcomes.");
     describe_gauge!(
@@ -219,6 +259,7 @@ fn register_at_zero() {
     }
     counter!("collab_high_risk_participations_total").increment(0);
     counter!("collab_broker_reconnects_total").increment(0);
+    failures::register();
     // A histogram handle registers the series; it renders empty buckets.
     for name in [
         "collab_batch_size",
@@ -229,6 +270,7 @@ fn register_at_zero() {
         drop(histogram!(name));
     }
     for name in [
+        "collab_events_parked",
         "collab_outbox_lag_seconds",
         "collab_outbox_pending",
         "collab_consumer_prefetch",
@@ -306,7 +348,7 @@ impl InternalEvent for BatchApplied<'_> {
 pub enum RetryCause {
     /// The database was unavailable; the batch waits for it.
     Transient,
-    /// The database refused the event; it is tried again alone.
+    /// The database refused the event; it is parked and tried again.
     Failed,
 }
 
@@ -339,6 +381,33 @@ impl InternalEvent for ApplyRetry<'_> {
             "apply failed; retrying"
         );
         counter!("collab_apply_retries_total", "cause" => self.cause.label()).increment(1);
+    }
+}
+
+/// An event the database refused was parked in a retry queue; the events
+/// behind it go on.
+pub struct EventParked<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub error: &'a str,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub delay: Duration,
+}
+
+impl InternalEvent for EventParked<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            event.id = self.event_id,
+            event.type = self.event_type,
+            error = self.error,
+            attempts = self.attempts,
+            max_attempts = self.max_attempts,
+            retry_in_ms = self.delay.as_millis() as u64,
+            "apply refused; event parked for a retry"
+        );
+        counter!("collab_apply_retries_total", "cause" => RetryCause::Failed.label()).increment(1);
     }
 }
 
@@ -445,6 +514,11 @@ pub fn consumer_prefetch(prefetch: u16) {
 /// away and made again after loading it (the safety net of the pipeline).
 pub fn decide_missed(event_type: &str) {
     counter!("collab_decide_misses_total", "type" => event_type.to_owned()).increment(1);
+}
+
+/// Events in the retry queues, as the watchdog last read them.
+pub fn events_parked(count: u64) {
+    gauge!("collab_events_parked").set(count as f64);
 }
 
 pub fn consumer_up() {

@@ -19,10 +19,12 @@ use crate::amqp;
 use crate::amqp::consumer::{Consumer, Interrupt, Stopped};
 use crate::amqp::dead_letter::DeadLetters;
 use crate::amqp::relay::Relay;
+use crate::amqp::retry::{Retries, RetrySchedule};
 use crate::amqp::session::{Activity, Session, Watchdog, lost_reason};
 use crate::config::Settings;
 use crate::http::{self, Health};
 use crate::pipeline::Pipeline;
+use crate::telemetry::failures::{BrokerCloseFailed, ConnectRetry, Dependency, RelayFailed, RelayFailure};
 use crate::telemetry::{BrokerSessionLost, InternalEvent};
 use crate::{store, telemetry};
 
@@ -56,7 +58,7 @@ async fn shutdown_signal() {
 /// comes first. A dependency that is down at start-up is waited for, not a
 /// reason to exit (no crash loop).
 async fn until_available<T, E: Display, F, Fut>(
-    what: &str,
+    dependency: Dependency,
     schedule: ExponentialBuilder,
     mut attempt: F,
     stop: &mut watch::Receiver<bool>,
@@ -71,7 +73,12 @@ where
             Ok(value) => return Some(value),
             Err(error) => {
                 let delay = backoff.next().unwrap_or(Duration::from_secs(10));
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "{what} unavailable; retrying");
+                ConnectRetry {
+                    dependency,
+                    error: &error.to_string(),
+                    delay,
+                }
+                .emit();
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.wait_for(|s| *s) => return None,
@@ -108,7 +115,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
 
     let mut stop = stop_rx.clone();
     let pool = until_available(
-        "PostgreSQL",
+        Dependency::PostgreSql,
         amqp::consumer::retry_schedule().with_min_delay(Duration::from_millis(250)),
         || store::connect(&settings.database_url, settings.consumer.pool_size),
         &mut stop,
@@ -127,11 +134,12 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     let watchdog = Watchdog {
         probe_every: Duration::from_millis(settings.consumer.watchdog_interval_ms.max(100)),
         stall_after: Duration::from_millis(settings.consumer.stall_timeout_ms.max(100)),
+        retry_queues: RetrySchedule::of(&settings.consumer).queues(),
     };
 
     loop {
         let Some(session) = until_available(
-            "RabbitMQ",
+            Dependency::RabbitMq,
             amqp::reconnect_schedule(),
             || Session::open(&settings),
             &mut stop,
@@ -144,7 +152,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         health.topology.store(true, Ordering::SeqCst);
         let activity = Arc::new(Activity::default());
         let watch = tokio::spawn({
-            let (session, activity) = (session.clone(), activity.clone());
+            let (session, activity, watchdog) = (session.clone(), activity.clone(), watchdog.clone());
             async move { session.watch(activity, watchdog).await }
         });
         // Readiness follows a loss the moment the watch reports it, even
@@ -171,6 +179,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         let consumer = Consumer {
             channel: session.consume.clone(),
             dead_letters: DeadLetters::new(session.dead_letters.clone()),
+            retries: Retries::new(session.dead_letters.clone(), RetrySchedule::of(&settings.consumer)),
             pipeline: pipeline.clone(),
             settings: settings.consumer.clone(),
             relay_feed,
@@ -186,7 +195,12 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         // (unless the session is gone: then the next session's relay does).
         let _relay_gone = relay_stop_tx.send(true);
         if let Err(error) = relay.await {
-            tracing::error!(%error, "relay task failed");
+            RelayFailed {
+                failure: RelayFailure::Task,
+                error: &error.to_string(),
+                delay: None,
+            }
+            .emit();
         }
         relay_stopper.abort();
         match stopped {
@@ -196,8 +210,14 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
                 health.consuming.store(false, Ordering::SeqCst);
                 match tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "shutdown".into())).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::warn!(%error, "closing the broker connection"),
-                    Err(_) => tracing::warn!("the broker did not confirm closing the connection"),
+                    Ok(Err(error)) => BrokerCloseFailed {
+                        error: &error.to_string(),
+                    }
+                    .emit(),
+                    Err(_) => BrokerCloseFailed {
+                        error: "the broker did not confirm in time",
+                    }
+                    .emit(),
                 }
                 break;
             }

@@ -5,10 +5,17 @@
 //! Per delivery, exactly one of:
 //! * malformed → dead-lettered with its reason (confirmed), then acked;
 //! * applied or duplicate → committed, then acked;
-//! * failing to apply → retried alone with backoff, dead-lettered
-//!   (`apply_failed`) after `max_attempts`, then acked;
-//! * database unavailable → retried with backoff, unacked meanwhile; at
-//!   shutdown left unacked, so the broker redelivers it.
+//! * refused by the database → parked in a retry queue (confirmed), then
+//!   acked: it comes back after its delay while the events behind it go on
+//!   ([`super::retry`]); after `max_attempts` it is dead-lettered
+//!   (`apply_failed`) instead;
+//! * the rules failed on it (a bug) → dead-lettered at once (`rule_failed`);
+//! * database unavailable → the batch is retried with backoff, unacked
+//!   meanwhile (nothing else could be applied either); at shutdown left
+//!   unacked, so the broker redelivers it.
+//!
+//! A refused batch is split in halves until the refused events stand alone,
+//! so one bad event costs a few transactions, not one per event of its batch.
 //!
 //! Nothing is acked before its commit; a crash between commit and ack leads
 //! to a redelivery that the inbox recognises. When the broker session is
@@ -25,8 +32,10 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, Span};
 
 use super::dead_letter::{DeadLetterError, DeadLetters};
+use super::retry::{self, ParkError, Retries};
 use super::session::{Activity, lost_reason};
 use super::topology::WORK_QUEUE;
 use crate::config::ConsumerSettings;
@@ -34,7 +43,11 @@ use crate::http::Health;
 use crate::pipeline::{Committed, Pipeline, Verdict};
 use crate::store::StoreError;
 use crate::store::outbox::Pending;
-use crate::telemetry::{self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, InternalEvent, RetryCause};
+use crate::telemetry::failures::{AckFailed, PublishRetry, PublishTarget};
+use crate::telemetry::{
+    self, ApplyRetry, BatchApplied, ConsumerResumed, DeadLettered, EventParked, InternalEvent, RetryCause,
+};
+use crate::trace;
 use crate::wire::envelope::{self, Inbound, Malformed};
 
 /// Reason of a dead letter whose event the database kept refusing.
@@ -49,7 +62,8 @@ enum Fate {
     Done,
     /// The rules failed on it: dead-lettered at once.
     RuleFailed(crate::pipeline::RuleFailure),
-    /// The database refused it: retried alone, then dead-lettered.
+    /// The database refused it (alone): parked for a retry, or
+    /// dead-lettered after its last attempt.
     Refused(String),
 }
 
@@ -91,6 +105,8 @@ impl Interrupt {
 pub struct Consumer {
     pub channel: Channel,
     pub dead_letters: DeadLetters,
+    /// Where refused events wait for their next attempt.
+    pub retries: Retries,
     pub pipeline: Pipeline,
     pub settings: ConsumerSettings,
     /// Hands committed outcomes to the relay, which publishes them without
@@ -102,14 +118,18 @@ pub struct Consumer {
     pub activity: Arc<Activity>,
 }
 
+/// A delivery, what it parsed to, and the span of its event.
+type Received = (Delivery, Result<Inbound, Malformed>, Span);
+
 /// What the parsing task hands to the apply loop.
 enum Incoming {
-    Delivery(Box<(Delivery, Result<Inbound, Malformed>)>),
+    Delivery(Box<Received>),
     /// The consumer stream failed (connection lost).
     Failure(lapin::Error),
 }
 
-/// Parses every delivery as it arrives (a body over `max_body_bytes` unread).
+/// Parses every delivery as it arrives (a body over `max_body_bytes` unread),
+/// in the span of its event, which lives until the delivery is settled.
 async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incoming>, max_body_bytes: usize) {
     while let Some(item) = consumer.next().await {
         let item = match item {
@@ -117,8 +137,13 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
                 if let Some(replay) = super::dead_letter::OperatorReplay::of(&delivery) {
                     replay.emit();
                 }
-                let parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
-                Incoming::Delivery(Box::new((delivery, parsed)))
+                let span = trace::event_span();
+                let mut parsed = envelope::parse_limited(&delivery.data, max_body_bytes);
+                match &mut parsed {
+                    Ok(inbound) => trace::follow(&span, inbound),
+                    Err(malformed) => trace::malformed(&span, malformed),
+                }
+                Incoming::Delivery(Box::new((delivery, parsed, span)))
             }
             Err(error) => Incoming::Failure(error),
         };
@@ -132,6 +157,7 @@ async fn parse_deliveries(mut consumer: lapin::Consumer, out: mpsc::Sender<Incom
 struct Parsed {
     index: usize,
     inbound: Inbound,
+    span: Span,
 }
 
 impl Consumer {
@@ -211,28 +237,35 @@ impl Consumer {
     /// Handles one batch; returns once every delivery is settled, or when
     /// shutdown or a lost session interrupts a database outage or a dead
     /// letter (deliveries left unacked).
-    async fn handle(&self, items: Vec<(Delivery, Result<Inbound, Malformed>)>, interrupt: &mut Interrupt) {
+    async fn handle(&self, items: Vec<Received>, interrupt: &mut Interrupt) {
         telemetry::received(items.len());
         telemetry::consumer_in_flight(items.len());
         let mut parsed = Vec::with_capacity(items.len());
         let mut deliveries = Vec::with_capacity(items.len());
-        for (index, (delivery, result)) in items.into_iter().enumerate() {
+        let batch = trace::batch_span(items.len());
+        for (index, (delivery, result, span)) in items.into_iter().enumerate() {
             match result {
-                Ok(inbound) => parsed.push(Parsed { index, inbound }),
+                Ok(inbound) => {
+                    span.follows_from(&batch);
+                    parsed.push(Parsed { index, inbound, span });
+                }
                 Err(malformed) => {
                     let id = malformed
                         .id
                         .clone()
                         .or_else(|| delivery.properties.message_id().as_ref().map(|m| m.to_string()));
-                    DeadLettered {
-                        reason: malformed.kind.code(),
-                        detail: &malformed.detail,
-                        event_id: id.as_deref(),
-                        event_type: malformed.type_name.as_deref(),
-                    }
-                    .emit();
+                    span.in_scope(|| {
+                        DeadLettered {
+                            reason: malformed.kind.code(),
+                            detail: &malformed.detail,
+                            event_id: id.as_deref(),
+                            event_type: malformed.type_name.as_deref(),
+                        }
+                        .emit()
+                    });
                     if !self
                         .dead_letter(&delivery, malformed.kind.code(), &malformed.detail, interrupt)
+                        .instrument(span)
                         .await
                     {
                         // Not in the DLQ, so not acked: it comes back.
@@ -252,7 +285,11 @@ impl Consumer {
             deliveries.push(delivery);
         }
         if !parsed.is_empty() {
-            let Some(fates) = self.apply_with_retry(&parsed, interrupt).await else {
+            let Some(fates) = self
+                .apply_with_retry(&parsed, interrupt)
+                .instrument(batch.clone())
+                .await
+            else {
                 return;
             };
             for (item, fate) in parsed.iter().zip(fates) {
@@ -262,9 +299,14 @@ impl Consumer {
                     // A bug repeats itself: no retries, the reason goes with it.
                     Fate::RuleFailed(failure) => {
                         self.give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
+                            .instrument(item.span.clone())
                             .await
                     }
-                    Fate::Refused(reason) => self.retry_alone(item, reason, delivery, interrupt).await,
+                    Fate::Refused(error) => {
+                        self.park(item, &error, delivery, interrupt)
+                            .instrument(item.span.clone())
+                            .await
+                    }
                 };
                 if !settled {
                     return;
@@ -279,12 +321,17 @@ impl Consumer {
                 acked = last.acker.ack(BasicAckOptions { multiple: true }) => acked,
                 _ = interrupt.fired() => Ok(false),
             };
-            match acked {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("ack not sent (channel closed); the broker will redeliver, the inbox dedups")
-                }
-                Err(error) => tracing::warn!(%error, "ack failed; the broker will redeliver, the inbox dedups"),
+            let error = match acked {
+                Ok(true) => None,
+                Ok(false) => Some(None),
+                Err(error) => Some(Some(error.to_string())),
+            };
+            if let Some(error) = error {
+                let failed = AckFailed {
+                    error: error.as_deref(),
+                    deliveries: deliveries.len(),
+                };
+                batch.in_scope(|| failed.emit());
             }
         }
         telemetry::consumer_in_flight(0);
@@ -310,7 +357,12 @@ impl Consumer {
                 Err(DeadLetterError::NotConfirmed) => "the broker did not confirm".to_owned(),
             };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-            tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "dead letter not stored; retrying");
+            PublishRetry {
+                target: PublishTarget::DeadLetter,
+                error: &failure,
+                delay,
+            }
+            .emit();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = interrupt.fired() => return false,
@@ -319,38 +371,39 @@ impl Consumer {
     }
 
     /// Applies the batch, retrying while the database is unavailable. If the
-    /// database refuses the batch, applies its events one by one so that one
-    /// bad event does not hold back the others. `None`: interrupted.
+    /// database refuses it, applies each half on its own, and so on, until
+    /// the events it refuses stand alone: the others are applied, in order,
+    /// with a few transactions per refused event. `None`: interrupted.
     async fn apply_with_retry(&self, parsed: &[Parsed], interrupt: &mut Interrupt) -> Option<Vec<Fate>> {
-        let events: Vec<&Inbound> = parsed.iter().map(|p| &p.inbound).collect();
-        match self.apply_until_available(&events, interrupt).await? {
-            Ok(verdicts) => Some(verdicts.into_iter().map(Fate::of).collect()),
-            Err(error) if events.len() == 1 => Some(vec![Fate::Refused(error.to_string())]),
-            Err(error) => {
-                tracing::warn!(%error, size = events.len(), "batch refused; applying its events one by one");
-                let mut fates = Vec::with_capacity(events.len());
-                for event in &events {
-                    let fate = match self
-                        .apply_until_available(std::slice::from_ref(event), interrupt)
-                        .await?
-                    {
-                        Ok(verdicts) => verdicts.into_iter().next().map_or(Fate::Done, Fate::of),
-                        Err(error) => Fate::Refused(error.to_string()),
-                    };
-                    fates.push(fate);
+        let items: Vec<&Parsed> = parsed.iter().collect();
+        let mut fates = Vec::with_capacity(items.len());
+        // Ranges still to apply, the next one last.
+        let mut pending = Vec::new();
+        pending.push(0..items.len());
+        while let Some(range) = pending.pop() {
+            match self.apply_until_available(&items[range.clone()], interrupt).await? {
+                Ok(verdicts) => fates.extend(verdicts.into_iter().map(Fate::of)),
+                Err(error) if range.len() == 1 => fates.push(Fate::Refused(error.to_string())),
+                Err(error) => {
+                    tracing::debug!(%error, size = range.len(), "batch refused; applying each half on its own");
+                    let middle = range.start + range.len() / 2;
+                    pending.push(middle..range.end);
+                    pending.push(range.start..middle);
                 }
-                Some(fates)
             }
         }
+        Some(fates)
     }
 
     /// One apply, retried while the database is unavailable. `Some(Err)`: the
     /// database refused it; `None`: interrupted during an outage.
     async fn apply_until_available(
         &self,
-        events: &[&Inbound],
+        items: &[&Parsed],
         interrupt: &mut Interrupt,
     ) -> Option<Result<Vec<Verdict>, StoreError>> {
+        let events: Vec<&Inbound> = items.iter().map(|p| &p.inbound).collect();
+        let events = events.as_slice();
         let mut backoff = retry_schedule().build();
         loop {
             let started = Instant::now();
@@ -361,7 +414,7 @@ impl Consumer {
                     written_ahead,
                 }) => {
                     self.health.database_reachable(true);
-                    self.report(events, &verdicts, &stored, &written_ahead, started.elapsed());
+                    self.report(items, &verdicts, &stored, &written_ahead, started.elapsed());
                     if self.relay_feed.send(stored).is_err() {
                         tracing::debug!("relay stopped; it will read these outcomes from the outbox");
                     }
@@ -389,23 +442,47 @@ impl Consumer {
         }
     }
 
-    /// An event that failed to apply gets `max_attempts` in total, alone,
-    /// with backoff; then it goes to the DLQ. `false`: not settled (leave the
-    /// batch unacked).
-    async fn retry_alone(
-        &self,
-        item: &Parsed,
-        mut reason: String,
-        delivery: &Delivery,
-        interrupt: &mut Interrupt,
-    ) -> bool {
+    /// After a refused attempt: parks the event for the next one, or
+    /// dead-letters it after its last (or if its retry queue will not take
+    /// it). `false`: not settled (leave the batch unacked).
+    async fn park(&self, item: &Parsed, error: &str, delivery: &Delivery, interrupt: &mut Interrupt) -> bool {
+        let attempts = retry::attempts_made(delivery).saturating_add(1);
+        let max_attempts = self.retries.schedule().max_attempts;
+        if attempts >= max_attempts {
+            let detail = format!("{error} (attempt {attempts} of {max_attempts})");
+            return self.give_up(item, APPLY_FAILED, &detail, delivery, interrupt).await;
+        }
         let mut backoff = retry_schedule().build();
-        for _ in 1..self.settings.max_attempts.max(1) {
+        loop {
+            let parked = tokio::select! {
+                parked = self.retries.park(delivery, attempts, error) => parked,
+                _ = interrupt.fired() => return false,
+            };
+            let failure = match parked {
+                Ok(delay) => {
+                    EventParked {
+                        event_id: item.inbound.meta.id.as_str(),
+                        event_type: &item.inbound.meta.type_name,
+                        error,
+                        attempts,
+                        max_attempts,
+                        delay,
+                    }
+                    .emit();
+                    return true;
+                }
+                Err(refused @ ParkError::Refused(_)) => {
+                    let detail = format!("{error} (attempt {attempts} of {max_attempts}; not parked: {refused})");
+                    return self.give_up(item, APPLY_FAILED, &detail, delivery, interrupt).await;
+                }
+                // A closed channel ends the session: the watch reports it
+                // and the wait below is interrupted.
+                Err(ParkError::Broker(broker)) => broker.to_string(),
+            };
             let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-            ApplyRetry {
-                cause: RetryCause::Failed,
-                error: &reason,
-                event_id: Some(item.inbound.meta.id.as_str()),
+            PublishRetry {
+                target: PublishTarget::RetryQueue,
+                error: &failure,
                 delay,
             }
             .emit();
@@ -413,21 +490,7 @@ impl Consumer {
                 _ = tokio::time::sleep(delay) => {}
                 _ = interrupt.fired() => return false,
             }
-            match self.apply_until_available(&[&item.inbound], interrupt).await {
-                None => return false,
-                Some(Ok(verdicts)) => match verdicts.into_iter().next().map_or(Fate::Done, Fate::of) {
-                    Fate::Done => return true,
-                    Fate::RuleFailed(failure) => {
-                        return self
-                            .give_up(item, RULE_FAILED, &failure.to_string(), delivery, interrupt)
-                            .await;
-                    }
-                    Fate::Refused(again) => reason = again,
-                },
-                Some(Err(again)) => reason = again.to_string(),
-            }
         }
-        self.give_up(item, APPLY_FAILED, &reason, delivery, interrupt).await
     }
 
     /// Dead-letters an event that will not apply, with its reason.
@@ -473,7 +536,7 @@ impl Consumer {
 
     fn report(
         &self,
-        events: &[&Inbound],
+        items: &[&Parsed],
         verdicts: &[Verdict],
         outbox: &[Pending],
         written_ahead: &[String],
@@ -481,7 +544,9 @@ impl Consumer {
     ) {
         let mut applied = Vec::new();
         let mut duplicates = Vec::new();
-        for (event, verdict) in events.iter().zip(verdicts) {
+        for (item, verdict) in items.iter().zip(verdicts) {
+            let event = &item.inbound;
+            let _in_its_span = item.span.enter();
             match verdict {
                 Verdict::Applied { outcomes } => {
                     tracing::debug!(event.id = %event.meta.id, event.type = %event.meta.type_name, outcomes, "applied");
@@ -506,7 +571,7 @@ impl Consumer {
             }
         }
         BatchApplied {
-            size: events.len(),
+            size: items.len(),
             elapsed,
             applied: &applied,
             duplicates: &duplicates,

@@ -33,6 +33,11 @@ pub const REPLAYED_AT_HEADER: &str = "x-collab-replayed-at";
 /// fields the operator set.
 pub const EDIT_OF_HEADER: &str = "x-collab-edit-of";
 pub const EDITED_FIELDS_HEADER: &str = "x-collab-edited-fields";
+/// On a parked copy (`retry.rs`): attempts made so far at its event, and
+/// the error of the last one. A dead letter has neither: a replay starts
+/// with every attempt again.
+pub const ATTEMPTS_HEADER: &str = "x-collab-attempts";
+pub const RETRY_REASON_HEADER: &str = "x-collab-retry-reason";
 /// Written by quorum queues on delivery (how often the message was
 /// returned); it belongs to the delivery, not the message, so it is never
 /// republished.
@@ -97,7 +102,13 @@ fn text(value: &str) -> AMQPValue {
 /// The properties of a message as it goes to the dead-letter queue: its own,
 /// plus the reason and where it came from.
 pub fn dead_letter_properties(delivery: &Delivery, reason: &str, detail: &str) -> BasicProperties {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    let headers = delivery.properties.headers().clone().unwrap_or_default();
+    // A parked copy came back through the default exchange; where it came
+    // from first is in its headers already.
+    let parked = headers.contains_key(ATTEMPTS_HEADER);
+    let mut inner = headers.inner().clone();
+    inner.retain(|name, _| name.as_str() != ATTEMPTS_HEADER && name.as_str() != RETRY_REASON_HEADER);
+    let mut headers = FieldTable::from(inner);
     let deaths = header_int(&headers, DEATH_COUNT_HEADER).unwrap_or(0) + 1;
     let detail: String = detail.chars().take(2_000).collect();
     let now = crate::wire::values::format_time(&chrono::Utc::now());
@@ -113,8 +124,10 @@ pub fn dead_letter_properties(delivery: &Delivery, reason: &str, detail: &str) -
     headers.insert(HISTORY_HEADER.into(), AMQPValue::FieldArray(history));
     headers.insert(ERROR_HEADER.into(), text(reason));
     headers.insert(DETAIL_HEADER.into(), text(&detail));
-    headers.insert(ORIGINAL_EXCHANGE_HEADER.into(), text(delivery.exchange.as_str()));
-    headers.insert(ORIGINAL_ROUTING_KEY_HEADER.into(), text(delivery.routing_key.as_str()));
+    if !parked {
+        headers.insert(ORIGINAL_EXCHANGE_HEADER.into(), text(delivery.exchange.as_str()));
+        headers.insert(ORIGINAL_ROUTING_KEY_HEADER.into(), text(delivery.routing_key.as_str()));
+    }
     headers.insert(FIRST_DEATH_QUEUE_HEADER.into(), text(WORK_QUEUE));
     headers.insert(DEAD_LETTERED_AT_HEADER.into(), text(&now));
     headers.insert(DEATH_COUNT_HEADER.into(), AMQPValue::LongLongInt(deaths));
@@ -142,13 +155,16 @@ pub struct OperatorReplay<'a> {
 }
 
 impl<'a> OperatorReplay<'a> {
-    /// `None` for anything else, and for a redelivery of a replay (counted
-    /// when it first arrived).
+    /// `None` for anything else, and for a redelivery or a parked copy of a
+    /// replay (counted when it first arrived).
     pub fn of(delivery: &'a Delivery) -> Option<Self> {
         if delivery.redelivered {
             return None;
         }
         let headers = delivery.properties.headers().as_ref()?;
+        if headers.contains_key(ATTEMPTS_HEADER) {
+            return None;
+        }
         let action = header_text(headers, REPLAY_ACTION_HEADER)?;
         let reason = reason(headers);
         Some(Self {

@@ -1,9 +1,10 @@
-//! RabbitMQ: the topology, the batch consumer, the outbox relay and the
-//! dead-letter queue.
+//! RabbitMQ: the topology, the batch consumer, the outbox relay, the retry
+//! queues and the dead-letter queue.
 
 pub mod consumer;
 pub mod dead_letter;
 pub mod relay;
+pub mod retry;
 pub mod session;
 pub mod topology;
 

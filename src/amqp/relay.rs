@@ -21,6 +21,7 @@ use super::topology::OUTCOMES_EXCHANGE;
 use crate::config::RelaySettings;
 use crate::store::outbox::Pending;
 use crate::store::{StoreError, outbox};
+use crate::telemetry::failures::{RelayFailed, RelayFailure};
 use crate::telemetry::{self, InternalEvent, OutcomesPublished};
 use crate::wire::envelope::CONTENT_TYPE;
 
@@ -95,14 +96,24 @@ impl Relay {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             let Ok(round) = tokio::time::timeout_at(deadline.into(), self.round()).await else {
-                tracing::warn!("outbox flush at shutdown timed out; the next worker publishes the rest");
+                RelayFailed {
+                    failure: RelayFailure::ShutdownFlush,
+                    error: "timed out",
+                    delay: None,
+                }
+                .emit();
                 break;
             };
             match round {
                 Ok(Round::Published(0)) => break,
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "outbox flush at shutdown failed; the next worker publishes the rest");
+                    RelayFailed {
+                        failure: RelayFailure::ShutdownFlush,
+                        error: &error.to_string(),
+                        delay: None,
+                    }
+                    .emit();
                     break;
                 }
             }
@@ -143,12 +154,22 @@ impl Relay {
                     // The session's watch sees the closed channel or
                     // connection and the worker opens a new session, with a
                     // new relay; the cursor did not move, nothing is lost.
-                    tracing::warn!(%error, "relay lost the broker; the next session publishes the rest");
+                    RelayFailed {
+                        failure: RelayFailure::BrokerLost,
+                        error: &error.to_string(),
+                        delay: None,
+                    }
+                    .emit();
                     return;
                 }
                 Err(error) => {
                     let delay = backoff.next().unwrap_or(Duration::from_secs(1));
-                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "relay round failed");
+                    RelayFailed {
+                        failure: RelayFailure::Round,
+                        error: &error.to_string(),
+                        delay: Some(delay),
+                    }
+                    .emit();
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = stop.wait_for(|stop| *stop) => {}

@@ -21,8 +21,10 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, Event};
 use tokio::sync::watch;
 
+use super::retry::RetrySchedule;
 use super::topology::{self, WORK_QUEUE};
 use crate::config::Settings;
+use crate::telemetry;
 
 /// How often the watch looks at the connection and channel states.
 const STATUS_EVERY: Duration = Duration::from_millis(250);
@@ -101,12 +103,14 @@ impl Activity {
 }
 
 /// How the watch probes the work queue when nothing reports an error.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Watchdog {
     /// How often the queue's ready messages and consumers are read.
     pub probe_every: Duration,
     /// Idle this long while the queue holds ready messages: stalled.
     pub stall_after: Duration,
+    /// The retry queues, whose depth is the parked-events gauge.
+    pub retry_queues: Vec<String>,
 }
 
 /// The broker side of one connection's life.
@@ -130,7 +134,12 @@ impl Session {
 
     async fn try_open(settings: &Settings) -> Result<Session, lapin::Error> {
         let connection = connect(settings).await?;
-        topology::declare(&connection, settings.consumer.delivery_limit).await?;
+        topology::declare(
+            &connection,
+            settings.consumer.delivery_limit,
+            &RetrySchedule::of(&settings.consumer),
+        )
+        .await?;
         let probe = connection.create_channel().await?;
         let relay = connection.create_channel().await?;
         relay.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -189,7 +198,7 @@ impl Session {
                     }
                     if last_probe.elapsed() >= watchdog.probe_every {
                         last_probe = Instant::now();
-                        if let Some(reason) = self.probe(&activity, watchdog).await {
+                        if let Some(reason) = self.probe(&activity, &watchdog).await {
                             return self.lose(reason);
                         }
                     }
@@ -225,18 +234,10 @@ impl Session {
 
     /// Reads the work queue: no consumer at all, or ready messages while
     /// this consumer has waited idle too long, mean it is not consuming.
-    async fn probe(&self, activity: &Activity, watchdog: Watchdog) -> Option<String> {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
-        };
-        let probed = tokio::time::timeout(
-            PROBE_TIMEOUT,
-            self.probe
-                .queue_declare(WORK_QUEUE.into(), passive, FieldTable::default()),
-        )
-        .await;
-        let queue = match probed {
+    /// Then reads the retry queues for the parked-events gauge (what all
+    /// workers parked: the queues are shared).
+    async fn probe(&self, activity: &Activity, watchdog: &Watchdog) -> Option<String> {
+        let queue = match self.read_queue(WORK_QUEUE).await {
             Err(_) => return Some(format!("the queue probe got no answer in {PROBE_TIMEOUT:?}")),
             Ok(Err(error)) => return Some(format!("the queue probe failed: {error}")),
             Ok(Ok(queue)) => queue,
@@ -253,7 +254,29 @@ impl Session {
                 idle.as_secs()
             ));
         }
+        let mut parked = 0;
+        for name in &watchdog.retry_queues {
+            match self.read_queue(name).await {
+                Ok(Ok(queue)) => parked += u64::from(queue.message_count()),
+                Err(_) => return Some(format!("the queue probe got no answer in {PROBE_TIMEOUT:?}")),
+                Ok(Err(error)) => return Some(format!("the probe of {name} failed: {error}")),
+            }
+        }
+        telemetry::events_parked(parked);
         None
+    }
+
+    /// A passive declare: the queue's depth and consumers, unchanged.
+    async fn read_queue(&self, name: &str) -> Result<Result<lapin::Queue, lapin::Error>, tokio::time::error::Elapsed> {
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        tokio::time::timeout(
+            PROBE_TIMEOUT,
+            self.probe.queue_declare(name.into(), passive, FieldTable::default()),
+        )
+        .await
     }
 }
 

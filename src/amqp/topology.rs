@@ -2,8 +2,11 @@
 //!
 //! ```text
 //!  upstream ──► collab.events (topic) ──#──► collab.events.worker (quorum)
-//!                                                │  malformed: the worker republishes it with
-//!                                                │  x-collab-error; poison: x-delivery-limit
+//!                                  ▲             │  refused by the database: parked, then back
+//!                  expired copies  └─────────────┤  (collab.events.retry.<delay>ms, retry.rs)
+//!                                                │  malformed, or refused max_attempts times: the
+//!                                                │  worker republishes it with x-collab-error;
+//!                                                │  killing workers: x-delivery-limit
 //!                                                ▼
 //!                                  collab.events.dlx (fanout) ──► collab.events.dlq (quorum,
 //!                                                                   x-delivery-limit 2^31−1)
@@ -15,6 +18,10 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
+
+use super::retry::{self, RetrySchedule};
+use crate::telemetry::InternalEvent;
+use crate::telemetry::failures::DeadLetterQueueUnprotected;
 
 /// Inbound events; routing key = event type.
 pub const EVENTS_EXCHANGE: &str = "collab.events";
@@ -111,14 +118,12 @@ async fn declare_dead_letter_queue(connection: &Connection, channel: Channel) ->
         Err(error) if is_precondition_failed(&error) => {
             let channel = connection.create_channel().await?;
             declare_passive(&channel, DEAD_LETTER_QUEUE).await?;
-            tracing::warn!(
-                queue = DEAD_LETTER_QUEUE,
-                %error,
-                policy = DEAD_LETTER_POLICY_HINT,
-                "the dead-letter queue exists with other arguments (declared by an older version); using it as it is. \
-                 On RabbitMQ 4.x a quorum queue without x-delivery-limit drops a message returned 20 times: \
-                 apply the policy"
-            );
+            DeadLetterQueueUnprotected {
+                queue: DEAD_LETTER_QUEUE,
+                error: &error.to_string(),
+                policy: DEAD_LETTER_POLICY_HINT,
+            }
+            .emit();
             Ok(channel)
         }
         Err(error) => Err(error),
@@ -126,7 +131,11 @@ async fn declare_dead_letter_queue(connection: &Connection, channel: Channel) ->
 }
 
 /// Declares the exchanges, queues and bindings on a channel of its own.
-pub async fn declare(connection: &Connection, delivery_limit: u32) -> Result<(), lapin::Error> {
+pub async fn declare(
+    connection: &Connection,
+    delivery_limit: u32,
+    retries: &RetrySchedule,
+) -> Result<(), lapin::Error> {
     let channel = connection.create_channel().await?;
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -158,6 +167,19 @@ pub async fn declare(connection: &Connection, delivery_limit: u32) -> Result<(),
             work_queue_arguments(delivery_limit),
         )
         .await?;
+    // Named by their delay, so a changed schedule declares new queues
+    // instead of failing on an old one's arguments; an old queue still
+    // sends what it holds back to the work queue, and can be deleted once
+    // empty.
+    for delay in retries.delays() {
+        channel
+            .queue_declare(
+                retry::queue_name(delay).as_str().into(),
+                QueueDeclareOptions::durable(),
+                retry::queue_arguments(delay, retries.max_parked),
+            )
+            .await?;
+    }
     channel
         .queue_bind(
             WORK_QUEUE.into(),

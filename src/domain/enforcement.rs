@@ -51,6 +51,8 @@ fn participations_reads(plan: &mut Plan<'_>, creator: &CreatorId, seller: Option
 /// pairs with partners and campaign sellers (V2).
 pub fn violation_reported_reads(plan: &mut Plan<'_>, e: &CreatorViolationReported) {
     plan.query::<Order>(Query::PendingOrdersOf(e.creator_id.clone()));
+    let now = plan.now();
+    plan.sweep(Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), now));
     participations_reads(plan, &e.creator_id, None, false);
     if let Some(c) = plan.read::<Creator>(&e.creator_id) {
         let sellers: BTreeSet<&SellerId> = c
@@ -85,14 +87,24 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
             rate: Rate::ZERO,
         }),
     );
+    // V1 cancels the open-collaboration commissions of orders paid before
+    // the violation. Orders paid at or after it that arrived first are
+    // re-decided instead (O9): in time order they would have been demoted
+    // (O2.5), or earned a partnership or campaign rate that arrives later.
+    let v = violation.time;
     for mut order in pending_orders(ws, &e.creator_id, None) {
-        order.on_violation(ws);
-        ws.put(order);
+        if order.paid.as_ref().is_some_and(|p| p.time < v) {
+            order.on_violation(ws);
+            ws.put(order);
+        }
     }
+    ws.sweep(Sweep {
+        query: Query::PendingOrdersOfCreatorSince(e.creator_id.clone(), v),
+        action: SweepAction::Redecide { seller: None },
+    });
     // V2: sellers connected with the creator at the violation's time — a
     // partnership or an accepted participation from then or before, not
     // paused by then — whatever arrived since.
-    let v = violation.time;
     let mut sellers: BTreeSet<SellerId> = BTreeSet::new();
     for seller in &c.partner_sellers {
         let pair = ws.read_or_new::<Pair>(&pair_id(seller, &c.id));

@@ -28,92 +28,79 @@ use crate::amqp;
 use crate::amqp::topology::{EVENTS_EXCHANGE, OUTCOMES_EXCHANGE, WORK_QUEUE};
 use crate::config::Settings;
 use crate::http::Health;
+use crate::testkit::{Ev, events};
 
-/// The story: (event type, business time, data). Ids are added in order.
-fn story() -> Vec<(&'static str, &'static str, Value)> {
-    let order = |id: &str, product: &str, creator: &str, amount: &str, time: &'static str| {
-        (
-            "order.paid",
-            time,
-            json!({"order_id": id, "seller_id": "glow-shop", "product_id": product, "creator_id": creator,
-                   "content_type": "video", "via_shop_ads": false, "quantity": 1, "amount": amount, "currency": "USD"}),
-        )
+/// The story: (business time, event). Ids are added in order.
+fn story() -> Vec<(&'static str, Ev)> {
+    let seller = "glow-shop";
+    let order = |id: &str, product: &str, creator: &str, amount: &str| {
+        events::order_paid(id, seller, product, Some(creator), amount)
     };
-    let creator = |id: &str| {
-        json!({"creator_id": id, "level": 5, "followers": 12000, "categories": ["beauty"],
-               "content_types": ["video"], "avg_commission_rate": "0.12", "fake_order_risk": "low"})
-    };
+    let creator = |id: &str| events::creator_updated(id, 5, 12000).with("avg_commission_rate", "0.12");
+    let campaign = events::task_campaign(
+        "spring-tint",
+        seller,
+        "beauty-creators",
+        "2026-03-02T00:00:00Z",
+        "2026-03-20T00:00:00Z",
+        &[],
+    )
+    .with("title", "Spring lip tint")
+    .with("budget", "200.00")
+    .with(
+        "products",
+        json!([{"product_id": "lip-tint", "commission_rate": "0.15", "free_sample": true}]),
+    )
+    .with(
+        "task",
+        json!({"reward": "100.00", "tasks": [{"kind": "orders", "content_type": "any", "target": 2},
+                                             {"kind": "content", "content_type": "video", "target": 1}]}),
+    );
     vec![
         (
-            "product.updated",
             "2026-03-01T08:00:00Z",
-            json!({"product_id": "lip-tint", "seller_id": "glow-shop", "category": "beauty", "affiliate_eligible": true, "open_collab_rate": "0.10", "open_collab_shop_ads_rate": null}),
+            events::product_updated("lip-tint", seller, Some("0.10")),
         ),
         (
-            "product.updated",
             "2026-03-01T08:00:00Z",
-            json!({"product_id": "blush", "seller_id": "glow-shop", "category": "beauty", "affiliate_eligible": true, "open_collab_rate": "0.08", "open_collab_shop_ads_rate": null}),
+            events::product_updated("blush", seller, Some("0.08")),
         ),
-        ("creator.updated", "2026-03-01T08:00:00Z", creator("ava")),
-        ("creator.updated", "2026-03-01T08:00:00Z", creator("ben")),
+        ("2026-03-01T08:00:00Z", creator("ava")),
+        ("2026-03-01T08:00:00Z", creator("ben")),
         (
-            "creator_group.saved",
             "2026-03-01T09:00:00Z",
-            json!({"seller_id": "glow-shop", "group_id": "beauty-creators", "name": "Beauty creators", "criteria": {"categories": ["beauty"], "level_min": 3}}),
+            events::creator_group_saved(
+                seller,
+                "beauty-creators",
+                json!({"categories": ["beauty"], "level_min": 3}),
+            )
+            .with("name", "Beauty creators"),
         ),
+        ("2026-03-01T10:00:00Z", campaign),
         (
-            "campaign.submitted",
-            "2026-03-01T10:00:00Z",
-            json!({
-            "campaign_id": "spring-tint", "seller_id": "glow-shop", "type": "task", "title": "Spring lip tint",
-            "starts_at": "2026-03-02T00:00:00Z", "ends_at": "2026-03-20T00:00:00Z", "creator_group_id": "beauty-creators",
-            "currency": "USD", "budget": "200.00", "prompt_ads_authorization": false,
-            "products": [{"product_id": "lip-tint", "commission_rate": "0.15", "free_sample": true}],
-            "task": {"reward": "100.00", "tasks": [{"kind": "orders", "content_type": "any", "target": 2}, {"kind": "content", "content_type": "video", "target": 1}]}}),
-        ),
-        (
-            "payment.succeeded",
             "2026-03-01T11:00:00Z",
-            json!({"payment_id": "pay-1", "campaign_id": "spring-tint", "seller_id": "glow-shop", "amount": "200.00", "currency": "USD", "method": "credit_card"}),
+            events::payment_succeeded("pay-1", "spring-tint", seller, "200.00"),
         ),
+        ("2026-03-02T00:00:00Z", events::clock_ticked("2026-03-02T00:00:00Z")),
+        ("2026-03-02T09:00:00Z", events::join_requested("spring-tint", "ava")),
+        ("2026-03-02T09:30:00Z", events::join_requested("spring-tint", "ben")),
         (
-            "clock.ticked",
-            "2026-03-02T00:00:00Z",
-            json!({"now": "2026-03-02T00:00:00Z"}),
-        ),
-        (
-            "creator.join_requested",
-            "2026-03-02T09:00:00Z",
-            json!({"campaign_id": "spring-tint", "creator_id": "ava"}),
-        ),
-        (
-            "creator.join_requested",
-            "2026-03-02T09:30:00Z",
-            json!({"campaign_id": "spring-tint", "creator_id": "ben"}),
-        ),
-        (
-            "content.posted",
             "2026-03-03T12:00:00Z",
-            json!({"content_id": "ava-video-1", "creator_id": "ava", "content_type": "video", "product_ids": ["lip-tint"], "ads_authorized": true}),
+            events::content_posted("ava-video-1", "ava", &["lip-tint"]),
         ),
-        order("o-1001", "lip-tint", "ava", "40.00", "2026-03-04T10:00:00Z"),
-        order("o-1002", "blush", "ben", "30.00", "2026-03-04T11:00:00Z"),
-        order("o-1003", "lip-tint", "ava", "60.00", "2026-03-05T10:00:00Z"),
-        order("o-1004", "lip-tint", "ben", "25.00", "2026-03-05T12:00:00Z"),
+        ("2026-03-04T10:00:00Z", order("o-1001", "lip-tint", "ava", "40.00")),
+        ("2026-03-04T11:00:00Z", order("o-1002", "blush", "ben", "30.00")),
+        ("2026-03-05T10:00:00Z", order("o-1003", "lip-tint", "ava", "60.00")),
+        ("2026-03-05T12:00:00Z", order("o-1004", "lip-tint", "ben", "25.00")),
         (
-            "creator.violation_reported",
             "2026-03-06T09:00:00Z",
-            json!({"violation_id": "vio-77", "creator_id": "ben", "guideline": "misleading_claims"}),
+            events::violation_reported("vio-77", "ben", "misleading_claims"),
         ),
-        order("o-1005", "blush", "ben", "50.00", "2026-03-07T10:00:00Z"),
-        ("order.settled", "2026-03-12T00:00:00Z", json!({"order_id": "o-1001"})),
-        ("order.settled", "2026-03-12T00:00:00Z", json!({"order_id": "o-1003"})),
-        ("order.settled", "2026-03-12T00:00:00Z", json!({"order_id": "o-1004"})),
-        (
-            "clock.ticked",
-            "2026-03-20T00:00:00Z",
-            json!({"now": "2026-03-20T00:00:00Z"}),
-        ),
+        ("2026-03-07T10:00:00Z", order("o-1005", "blush", "ben", "50.00")),
+        ("2026-03-12T00:00:00Z", events::order_settled("o-1001")),
+        ("2026-03-12T00:00:00Z", events::order_settled("o-1003")),
+        ("2026-03-12T00:00:00Z", events::order_settled("o-1004")),
+        ("2026-03-20T00:00:00Z", events::clock_ticked("2026-03-20T00:00:00Z")),
     ]
 }
 
@@ -287,14 +274,13 @@ pub async fn run(settings: Settings, out: &mut impl Write) -> anyhow::Result<()>
         "Publishing the story to {EVENTS_EXCHANGE} ({} events)…\n",
         story().len()
     )?;
-    for (i, (type_name, time, data)) in story().into_iter().enumerate() {
-        let event = json!({"specversion": "1.0", "id": format!("demo-{i:03}"), "source": "/demo", "type": type_name, "time": time, "data": data});
+    for (i, (time, ev)) in story().into_iter().enumerate() {
         publisher
             .basic_publish(
                 EVENTS_EXCHANGE.into(),
-                type_name.into(),
+                ev.type_name.into(),
                 BasicPublishOptions::default(),
-                &serde_json::to_vec(&event)?,
+                &ev.body(&format!("demo-{i:03}"), "/demo", time),
                 BasicProperties::default()
                     .with_content_type("application/cloudevents+json".into())
                     .with_delivery_mode(2),
@@ -374,6 +360,13 @@ fn print_timeline(seen: &[Value], out: &mut impl Write) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_of_the_story_is_valid() {
+        for (time, ev) in story() {
+            assert!(ev.typed().is_ok(), "{time} {}: {:?}", ev.type_name, ev.typed().err());
+        }
+    }
 
     #[test]
     fn the_demo_database_keeps_the_urls_parameters() {

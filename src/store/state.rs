@@ -320,8 +320,10 @@ impl<'c> Overlay<'c> {
     }
 
     /// Whether the document is known without the table.
+    /// A document written ahead and let go is not held, even if the cache
+    /// has it: the cache's copy is older than what this transaction wrote.
     fn holds(&self, key: &Key) -> bool {
-        self.docs.contains_key(key) || self.cache.get(key).is_some()
+        self.docs.contains_key(key) || (!self.written_ahead.contains(key) && self.cache.get(key).is_some())
     }
 
     /// Takes the changes of one applied event.

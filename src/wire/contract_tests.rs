@@ -283,6 +283,40 @@ fn the_topology_of_the_document_is_the_one_the_worker_declares() {
         "x-queue-arguments of {DEAD_LETTER_QUEUE}"
     );
 
+    // The retry queues: their arguments (the first delay's queue), the
+    // headers of a parked copy.
+    let schedule = crate::amqp::retry::RetrySchedule::of(&settings.consumer);
+    let first = schedule.delays()[0];
+    let address = format!("{}{{delay}}ms", crate::amqp::retry::RETRY_QUEUE_PREFIX);
+    let retry = channel(&doc, &address);
+    assert_eq!(retry["bindings"]["amqp"]["queue"]["name"], address.as_str());
+    assert_eq!(retry["bindings"]["amqp"]["queue"]["durable"], true);
+    let declared: Map<String, Value> = crate::amqp::retry::queue_arguments(first, schedule.max_parked)
+        .inner()
+        .iter()
+        .map(|(key, value)| (key.to_string(), crate::ops::dlq::headers::to_json(value)))
+        .collect();
+    assert_eq!(
+        retry["x-queue-arguments"],
+        Value::Object(declared),
+        "x-queue-arguments of {}",
+        crate::amqp::retry::queue_name(first)
+    );
+    let delays: Vec<String> = schedule.delays().iter().map(|d| d.as_millis().to_string()).collect();
+    assert_eq!(retry["parameters"]["delay"]["examples"], json!(delays));
+    let parked = messages_of(&doc, &address);
+    let parked = parked.values().next().copied().unwrap_or(&Value::Null);
+    let headers = resolve(&doc, &parked["headers"]);
+    for header in [
+        crate::amqp::retry::ATTEMPTS_HEADER,
+        crate::amqp::retry::RETRY_REASON_HEADER,
+    ] {
+        assert!(
+            headers["properties"].get(header).is_some(),
+            "header {header} is not documented"
+        );
+    }
+
     // Dead letters: every header the worker writes, every reason it gives.
     use crate::amqp::dead_letter::{
         DEAD_LETTERED_AT_HEADER, DEATH_COUNT_HEADER, DETAIL_HEADER, EDIT_OF_HEADER, EDITED_FIELDS_HEADER, ERROR_HEADER,
@@ -697,6 +731,7 @@ impl Story {
                 .events
                 .is_multiple_of(3)
                 .then(|| "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+            tracestate: self.events.is_multiple_of(3).then(|| "congo=t61rcWkgMzE".to_owned()),
         };
         // The business time of a decision (a tick is applied at its `now`).
         let decided_at = time(at);

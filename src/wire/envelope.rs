@@ -25,7 +25,12 @@ pub struct Meta {
     pub time: DateTime<Utc>,
     pub subject: Option<String>,
     pub correlationid: Option<String>,
+    /// W3C trace context: the event's, until the consumer replaces it with
+    /// its own span's when spans are exported (`trace::follow`); outcomes
+    /// carry it.
     pub traceparent: Option<String>,
+    /// W3C vendor trace state, carried to the outcomes as it came.
+    pub tracestate: Option<String>,
 }
 
 /// A parsed inbound message: its envelope, its typed event and the body
@@ -115,6 +120,8 @@ struct Attributes<'a> {
     correlationid: Option<&'a RawValue>,
     #[serde(borrow, default)]
     traceparent: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tracestate: Option<&'a RawValue>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
 }
@@ -254,6 +261,7 @@ fn parse_checked(body: &[u8]) -> Result<Inbound, Malformed> {
     let subject = optional("subject", attributes.subject)?;
     let correlationid = optional("correlationid", attributes.correlationid)?;
     let traceparent = optional("traceparent", attributes.traceparent)?;
+    let tracestate = optional("tracestate", attributes.tracestate)?;
     // An id of the wrong size or with U+0000 is a CloudEvent whose value
     // breaks the contract's schema, like a bad id inside `data`.
     let id = EventId::try_from(id).map_err(|e| fail(MalformedKind::SchemaViolation, format!("id: {e}")))?;
@@ -265,6 +273,7 @@ fn parse_checked(body: &[u8]) -> Result<Inbound, Malformed> {
         subject,
         correlationid,
         traceparent,
+        tracestate,
     };
     let Some(data) = attributes.data else {
         return Err(fail(
@@ -404,6 +413,8 @@ struct OutcomeEnvelope<'a> {
     correlationid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracestate: Option<&'a str>,
     data: &'a OutcomeData,
 }
 
@@ -431,6 +442,7 @@ fn outcome_envelope<'a>(outcome: &'a Outcome, cause: &'a Meta) -> OutcomeEnvelop
         causationid: cause.id.as_str(),
         correlationid: cause.correlationid.as_deref(),
         traceparent: cause.traceparent.as_deref(),
+        tracestate: cause.tracestate.as_deref(),
         data: &outcome.data,
     }
 }

@@ -14,25 +14,12 @@ const T: &str = "2026-10-01T10:00:00Z";
 /// Makes applying the event ids matching a LIKE pattern fail until the
 /// trigger is dropped.
 async fn poison(env: &TestEnv, event_id: &str) {
-    let mut db = env.db().await;
-    let sql = format!(
-        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN RAISE EXCEPTION 'poisoned: the product feed is broken'; END $$; \
-         CREATE TRIGGER poison BEFORE INSERT ON inbox FOR EACH ROW \
-         WHEN (NEW.event_id LIKE '{event_id}') EXECUTE FUNCTION poison();"
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut db)
-        .await
-        .expect("poison trigger");
+    env.refuse_events(event_id, "poisoned: the product feed is broken")
+        .await;
 }
 
 async fn cure(env: &TestEnv) {
-    let mut db = env.db().await;
-    sqlx::raw_sql("DROP TRIGGER poison ON inbox; DROP FUNCTION poison();")
-        .execute(&mut db)
-        .await
-        .expect("drop trigger");
+    env.accept_events().await;
 }
 
 /// A worker that knows product P1 of seller S1 (open collaboration, 10 %).

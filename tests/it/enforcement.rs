@@ -2,12 +2,11 @@
 //! paused connections, disputes, platform blocks, partnerships, worked
 //! example 3, late orders, and the high-risk participation metric.
 //!
-//! Every event gets a fresh id (`e-<n>`), so what one event did is the set of
+//! Every event gets a fresh id (`ev-<n>-<type>`), so what one event did is the set of
 //! outcomes whose `causationid` is that id. What must *not* happen is checked
 //! after a marker: a later event whose outcome arrives only once everything
 //! published before it has been applied and its outcomes relayed.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -33,60 +32,19 @@ fn oct(day: u32, hour: u32) -> String {
 // The world: a test environment that numbers its events
 // ---------------------------------------------------------------------------
 
-struct World {
-    env: TestEnv,
-    next: AtomicUsize,
+/// The common [`crate::common::World`], with this file's helpers.
+struct World(crate::common::World);
+
+impl std::ops::Deref for World {
+    type Target = crate::common::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl World {
     async fn start() -> World {
-        World {
-            env: TestEnv::start().await,
-            next: AtomicUsize::new(1),
-        }
-    }
-
-    /// Publishes an event with a fresh id and returns that id.
-    async fn send(&self, type_name: &str, at: &str, data: Value) -> String {
-        let id = format!("e-{}", self.next.fetch_add(1, Ordering::SeqCst));
-        self.env.send(&id, type_name, at, data).await;
-        id
-    }
-
-    /// Waits until everything published so far has been applied and its
-    /// outcomes received: a marker partnership of a creator nobody else
-    /// knows, whose `partnership.accepted` comes after all earlier outcomes.
-    async fn sync(&self) {
-        let n = self.next.load(Ordering::SeqCst);
-        let marker =
-            json!({ "seller_id": "S-MARKER", "creator_id": format!("C-MARKER-{n}"), "commission_rate": "0.01" });
-        let id = self.send("partnership.established", CATALOGUE, marker).await;
-        self.env
-            .outcomes
-            .wait_until(&format!("the outcome of marker {id}"), |all| {
-                all.iter().any(|o| o["causationid"] == id.as_str())
-            })
-            .await;
-    }
-
-    /// Outcomes caused by one event (call after [`World::sync`]), in order.
-    fn caused(&self, id: &str) -> Vec<Value> {
-        self.env
-            .outcomes
-            .distinct()
-            .into_iter()
-            .filter(|o| o["causationid"] == id)
-            .collect()
-    }
-
-    /// Data of every outcome of a type received so far.
-    fn all_of(&self, type_name: &str) -> Vec<Value> {
-        self.env
-            .outcomes
-            .of_type(type_name)
-            .into_iter()
-            .map(|o| o["data"].clone())
-            .collect()
+        World(crate::common::World::open(Vec::new(), Marker::Partnership, CATALOGUE).await)
     }
 
     async fn product(&self, id: &str, seller: &str, open_rate: Option<&str>) {

@@ -11,8 +11,6 @@
 //! everything the event decided has been published — also when it decided
 //! nothing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
 
@@ -287,9 +285,14 @@ fn shop_ads(out: &[Value]) -> [String; 2] {
 // The world: a test environment with the catalogue, and event helpers
 // ---------------------------------------------------------------------------
 
-struct World {
-    env: TestEnv,
-    events: AtomicUsize,
+/// The common [`crate::common::World`], with this file's catalogue and helpers.
+struct World(crate::common::World);
+
+impl std::ops::Deref for World {
+    type Target = crate::common::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl World {
@@ -301,10 +304,7 @@ impl World {
     }
 
     async fn start_with(settings: Vec<(&str, &str)>) -> World {
-        let w = World {
-            env: TestEnv::start_with(settings).await,
-            events: AtomicUsize::new(0),
-        };
+        let w = World(crate::common::World::open(settings, Marker::Join, CATALOGUE).await);
         let mut p = product(P, SELLER, Some("0.10"));
         p["open_collab_shop_ads_rate"] = json!("0.05");
         w.send("product.updated", CATALOGUE, p).await;
@@ -342,50 +342,6 @@ impl World {
             types(&w.env.outcomes.distinct())
         );
         w
-    }
-
-    /// Publishes an event and returns its id.
-    async fn send(&self, type_name: &str, at: &str, data: Value) -> String {
-        let n = self.events.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("ev-{n:04}-{type_name}");
-        self.env.send(&id, type_name, at, data).await;
-        id
-    }
-
-    /// Publishes a marker and waits for its outcome: everything published
-    /// before it has been applied and its outcomes received.
-    async fn sync(&self) {
-        let n = self.events.fetch_add(1, Ordering::Relaxed) + 1;
-        let marker = format!("marker-{n}");
-        self.env
-            .send(
-                &format!("ev-{n:04}-marker"),
-                "creator.join_requested",
-                CATALOGUE,
-                json!({ "campaign_id": marker, "creator_id": "marker" }),
-            )
-            .await;
-        self.env
-            .outcomes
-            .wait_for("participation.rejected", |d| d["campaign_id"] == marker.as_str())
-            .await;
-    }
-
-    /// The outcomes an event caused, in the order they were published.
-    fn caused_by(&self, id: &str) -> Vec<Value> {
-        self.env
-            .outcomes
-            .distinct()
-            .into_iter()
-            .filter(|o| o["causationid"] == id)
-            .collect()
-    }
-
-    /// Applies one event and returns the outcomes it caused.
-    async fn when(&self, type_name: &str, at: &str, data: Value) -> Vec<Value> {
-        let id = self.send(type_name, at, data).await;
-        self.sync().await;
-        self.caused_by(&id)
     }
 
     async fn tick(&self, now: &str) -> Vec<Value> {

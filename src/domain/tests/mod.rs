@@ -3,5 +3,6 @@
 
 mod campaign;
 mod commission;
+mod late_facts;
 mod module_graph;
 mod participation;

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ use sqlx::{Connection as _, PgConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
+
+pub use collab_worker::testkit::{Ev, events};
 
 pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 /// The broker tests use, without a vhost: `CW_TEST_AMQP_SERVER`, by
@@ -74,10 +77,7 @@ fn free_port() -> u16 {
 
 /// A CloudEvent as upstream systems publish it.
 pub fn event(id: &str, type_name: &str, time: &str, data: Value) -> Value {
-    json!({
-        "specversion": "1.0", "id": id, "source": "/tests", "type": type_name,
-        "time": time, "datacontenttype": "application/json", "data": data
-    })
+    events::cloudevent(id, "/tests", type_name, time, data)
 }
 
 /// Outcomes received by the spy queue, in arrival order.
@@ -175,6 +175,21 @@ impl Outcomes {
 pub struct Worker {
     child: Child,
     pub http_port: u16,
+}
+
+impl Worker {
+    /// SIGTERM; returns the exit code.
+    pub async fn stop(mut self) -> Option<i32> {
+        let pid = self.child.id()?;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        status.code()
+    }
 }
 
 pub struct TestEnv {
@@ -297,16 +312,7 @@ impl TestEnv {
 
     /// SIGTERM; returns the exit code.
     pub async fn stop_worker(&mut self) -> Option<i32> {
-        let mut worker = self.worker.take()?;
-        let pid = worker.child.id()?;
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let status = tokio::time::timeout(Duration::from_secs(30), worker.child.wait())
-            .await
-            .ok()?
-            .ok()?;
-        status.code()
+        self.worker.take()?.stop().await
     }
 
     pub async fn restart_worker(&mut self) {
@@ -508,6 +514,31 @@ impl TestEnv {
             .fetch_one(&mut db)
             .await
             .expect("query")
+    }
+
+    /// From now on PostgreSQL refuses to store any event whose id is LIKE
+    /// `pattern`, with `error` (a trigger on the inbox): a poison event.
+    pub async fn refuse_events(&self, pattern: &str, error: &str) {
+        let mut db = self.db().await;
+        let sql = format!(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION '{error}'; END $$; \
+             CREATE TRIGGER poison BEFORE INSERT ON inbox FOR EACH ROW \
+             WHEN (NEW.event_id LIKE '{pattern}') EXECUTE FUNCTION poison();"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut db)
+            .await
+            .expect("poison trigger");
+    }
+
+    /// Undoes [`TestEnv::refuse_events`].
+    pub async fn accept_events(&self) {
+        let mut db = self.db().await;
+        sqlx::raw_sql("DROP TRIGGER poison ON inbox; DROP FUNCTION poison();")
+            .execute(&mut db)
+            .await
+            .expect("drop trigger");
     }
 
     /// Closes every connection of this test's vhost (the worker's included).
@@ -720,19 +751,119 @@ pub fn header(headers: &FieldTable, name: &str) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------
-// Event data builders
+// Event data (the builders of `collab_worker::testkit::events`)
 // ---------------------------------------------------------------------------
 
 pub fn product(id: &str, seller: &str, open_rate: Option<&str>) -> Value {
-    json!({
-        "product_id": id, "seller_id": seller, "category": "beauty", "affiliate_eligible": true,
-        "open_collab_rate": open_rate, "open_collab_shop_ads_rate": null
-    })
+    events::product_updated(id, seller, open_rate).data
 }
 
 pub fn order(id: &str, seller: &str, product: &str, creator: Option<&str>, amount: &str) -> Value {
-    json!({
-        "order_id": id, "seller_id": seller, "product_id": product, "creator_id": creator,
-        "content_type": "video", "via_shop_ads": false, "quantity": 1, "amount": amount, "currency": "USD"
-    })
+    events::order_paid(id, seller, product, creator, amount).data
+}
+
+// ---------------------------------------------------------------------------
+// The world: one test environment that numbers its events
+// ---------------------------------------------------------------------------
+
+/// The event [`World::sync`] publishes last: its outcome arrives only once
+/// everything published before it has been applied and its outcomes
+/// relayed (one queue, applied in order, outcomes published in `seq` order).
+#[derive(Clone, Copy)]
+pub enum Marker {
+    /// A join to a campaign nobody knows (always `participation.rejected`).
+    Join,
+    /// A partnership of a creator nobody else knows (`partnership.accepted`).
+    Partnership,
+}
+
+/// The world of the scenario tests: a worker in its own vhost and database;
+/// every event gets a fresh id (`ev-<n>-<type>`), so what one event did is
+/// the set of outcomes whose `causationid` is that id.
+pub struct World {
+    pub env: TestEnv,
+    events: AtomicUsize,
+    marker: Marker,
+    /// Business time of the markers.
+    marker_time: &'static str,
+}
+
+impl World {
+    pub async fn open(settings: Vec<(&str, &str)>, marker: Marker, marker_time: &'static str) -> World {
+        World {
+            env: TestEnv::start_with(settings).await,
+            events: AtomicUsize::new(0),
+            marker,
+            marker_time,
+        }
+    }
+
+    fn next_id(&self, what: &str) -> String {
+        let n = self.events.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("ev-{n:04}-{what}")
+    }
+
+    /// Publishes an event and returns its id.
+    pub async fn send(&self, type_name: &str, at: &str, data: Value) -> String {
+        let id = self.next_id(type_name);
+        self.env.send(&id, type_name, at, data).await;
+        id
+    }
+
+    /// Publishes a built event and returns its id.
+    pub async fn send_ev(&self, at: &str, ev: Ev) -> String {
+        self.send(ev.type_name, at, ev.data).await
+    }
+
+    /// Publishes a marker and waits for its outcome: everything published
+    /// before it has been applied and its outcomes received.
+    pub async fn sync(&self) {
+        let id = self.next_id("marker");
+        let marker = match self.marker {
+            Marker::Join => events::join_requested(&id, "marker"),
+            Marker::Partnership => events::partnership_established("S-MARKER", &format!("C-{id}"), "0.01"),
+        };
+        self.env
+            .send(&id, marker.type_name, self.marker_time, marker.data)
+            .await;
+        self.env
+            .outcomes
+            .wait_until(&format!("the outcome of marker {id}"), |all| {
+                all.iter().any(|o| o["causationid"] == id.as_str())
+            })
+            .await;
+    }
+
+    /// The outcomes an event caused (call after [`World::sync`]), in the
+    /// order they were published.
+    pub fn caused(&self, id: &str) -> Vec<Value> {
+        self.env
+            .outcomes
+            .distinct()
+            .into_iter()
+            .filter(|o| o["causationid"] == id)
+            .collect()
+    }
+
+    /// Data of every outcome of a type received so far.
+    pub fn all_of(&self, type_name: &str) -> Vec<Value> {
+        self.env
+            .outcomes
+            .of_type(type_name)
+            .into_iter()
+            .map(|o| o["data"].clone())
+            .collect()
+    }
+
+    /// Applies one event and returns the outcomes it caused.
+    pub async fn when(&self, type_name: &str, at: &str, data: Value) -> Vec<Value> {
+        let id = self.send(type_name, at, data).await;
+        self.sync().await;
+        self.caused(&id)
+    }
+
+    /// Applies one built event and returns the outcomes it caused.
+    pub async fn when_ev(&self, at: &str, ev: Ev) -> Vec<Value> {
+        self.when(ev.type_name, at, ev.data).await
+    }
 }
