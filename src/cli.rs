@@ -21,6 +21,21 @@ pub enum Command {
     /// Inspect and replay dead-lettered messages (collab.events.dlq).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Explain what the worker decided about an order, a campaign, a
+    /// creator or an event, and why (reads the database: DATABASE_URL).
+    Explain {
+        #[arg(value_enum)]
+        entity: crate::explain::Entity,
+        id: String,
+        /// The same JSON as the read API (`GET /v1/<entity>s/<id>`).
+        #[arg(long)]
+        json: bool,
+        /// Page of the main list (participants, pending commissions, outcomes).
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Run a short story end to end against the local services (a worker
     /// in this process, a `<database>_demo` database) and print the outcomes.
     Demo,

@@ -20,6 +20,9 @@ pub struct Settings {
     #[serde(default)]
     pub amqp_tls: AmqpTlsSettings,
     pub http_addr: SocketAddr,
+    /// The read API (`/v1/...`) on `http_addr`.
+    #[serde(default)]
+    pub http: HttpSettings,
     pub log_format: LogFormat,
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
@@ -57,6 +60,31 @@ impl AmqpTlsSettings {
             ("amqp_tls.cert_file", set(&self.cert_file)),
             ("amqp_tls.key_file", set(&self.key_file)),
         ]
+    }
+}
+
+/// The read API's settings. Its token is a secret: `Debug` never shows it.
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Bearer token of the read API (`COLLAB_HTTP__API_TOKEN`); unset or
+    /// empty: the API answers 403.
+    #[serde(default)]
+    pub api_token: Option<String>,
+}
+
+impl HttpSettings {
+    /// The configured token, if any (an empty value is unset).
+    pub fn token(&self) -> Option<&str> {
+        self.api_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("api_token", &self.token().map(|_| "***"))
+            .finish()
     }
 }
 

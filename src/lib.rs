@@ -25,6 +25,7 @@ pub mod wire;
 pub mod amqp;
 pub mod cli;
 pub mod config;
+pub mod explain;
 pub mod http;
 pub mod ops;
 pub mod pipeline;

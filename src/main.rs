@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     }
     let default_filter = match cli.command {
         Command::Run => telemetry::WORKER_LOG_FILTER,
-        Command::Dlq(_) | Command::Demo => telemetry::COMMAND_LOG_FILTER,
+        Command::Dlq(_) | Command::Demo | Command::Explain { .. } => telemetry::COMMAND_LOG_FILTER,
     };
     // Spans are the worker's; created before the runtime, and shut down
     // after it, as the exporter's blocking HTTP client requires.
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        Command::Dlq(_) | Command::Demo => None,
+        Command::Dlq(_) | Command::Demo | Command::Explain { .. } => None,
     };
     let (exporter, tracer) = exporter.unzip();
     telemetry::init_logging(settings.log_format, default_filter, tracer);
@@ -56,6 +56,17 @@ fn main() -> ExitCode {
                 ops::dlq::run(settings.broker(), action, &mut std::io::stdout()).await
             }
             Command::Demo => ops::demo::run(settings, &mut std::io::stdout()).await,
+            Command::Explain {
+                entity,
+                id,
+                json,
+                cursor,
+                limit,
+            } => {
+                let page = collab_worker::explain::Page { cursor, limit };
+                collab_worker::explain::run(&settings.database_url, entity, &id, &page, json, &mut std::io::stdout())
+                    .await
+            }
         }
     });
     drop(runtime);

@@ -126,6 +126,11 @@ impl Pipeline {
         }
     }
 
+    /// The database the pipeline writes to.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Applies the events in one transaction. `Err` means nothing was
     /// committed.
     pub async fn apply(&self, events: &[&Inbound]) -> Result<Committed, StoreError> {

@@ -104,14 +104,14 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     telemetry::starting(&settings);
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     tokio::spawn(telemetry::run_upkeep(metrics.clone()));
-    let listener = tokio::net::TcpListener::bind(settings.http_addr)
-        .await
+    let listener = std::net::TcpListener::bind(settings.http_addr)
         .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;
-    let server = tokio::spawn(http::serve(
+    let api = http::Api::new(settings.http.token());
+    let server = http::spawn(
         listener,
-        http::router(health.clone(), metrics),
+        http::router(health.clone(), metrics).merge(http::api_router(api.clone())),
         stop_rx.clone(),
-    ));
+    );
 
     let mut stop = stop_rx.clone();
     let pool = until_available(
@@ -125,6 +125,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
         return finish(server).await;
     };
     health.migrated.store(true, Ordering::SeqCst);
+    api.connected(&settings.database_url);
     let pipeline = Pipeline::new(
         pool.clone(),
         settings.rules.to_rules(),

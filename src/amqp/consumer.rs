@@ -271,6 +271,15 @@ impl Consumer {
                         // Not in the DLQ, so not acked: it comes back.
                         return;
                     }
+                    if let Some(id) = &id {
+                        self.remember(
+                            id,
+                            malformed.type_name.as_deref(),
+                            malformed.kind.code(),
+                            &malformed.detail,
+                        )
+                        .await;
+                    }
                 }
             }
             deliveries.push(delivery);
@@ -503,7 +512,29 @@ impl Consumer {
             event_type: Some(item.inbound.meta.type_name.as_str()),
         }
         .emit();
-        self.dead_letter(delivery, reason, detail, interrupt).await
+        let stored = self.dead_letter(delivery, reason, detail, interrupt).await;
+        if stored {
+            let meta = &item.inbound.meta;
+            self.remember(meta.id.as_str(), Some(meta.type_name.as_str()), reason, detail)
+                .await;
+        }
+        stored
+    }
+
+    /// Records a dead letter for `explain event`, once it is in the DLQ.
+    /// Best effort and bounded: the DLQ holds the message whatever happens
+    /// here, and a database outage must not hold up the stream.
+    async fn remember(&self, id: &str, type_name: Option<&str>, reason: &str, detail: &str) {
+        let recorded = tokio::time::timeout(
+            Duration::from_secs(2),
+            crate::store::dead_letters::record(self.pipeline.pool(), id, type_name, reason, detail),
+        )
+        .await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, event.id = id, "dead letter not recorded for explain"),
+            Err(_) => tracing::warn!(event.id = id, "dead letter not recorded for explain (timed out)"),
+        }
     }
 
     fn report(

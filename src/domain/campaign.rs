@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::ids;
 use super::model::{
     Campaign, CampaignPlan, CampaignProduct, CampaignStatus, ChallengeMetric, ContentFilter, Emit, Product, RankBand,
-    Seller, TaskKind, TaskSpec, Time, Timer, TimerKey,
+    Rejection, Seller, Submission, TaskKind, TaskSpec, Time, Timer, TimerKey,
 };
 use super::workspace::{Plan, Workspace};
 use crate::wire::events::{CampaignRecallRequested, CampaignSubmitted, ContentType, PaymentSucceeded, Target};
@@ -66,6 +66,7 @@ fn days(d: Duration) -> String {
 /// Reads: the campaign (C11), the seller (C4, C5), the products (C6, C7).
 pub fn submitted_reads(plan: &mut Plan<'_>, e: &CampaignSubmitted) {
     plan.read::<Campaign>(&e.campaign_id);
+    plan.read::<Submission>(&e.campaign_id);
     plan.read::<Seller>(&e.seller_id);
     plan.read_all::<Product>(e.products.iter().map(|p| &p.product_id));
 }
@@ -146,6 +147,14 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) {
     };
 
     let (Some(plan), true) = (plan, problems.0.is_empty()) else {
+        let mut submission = ws.get_or_new::<Submission>(&e.campaign_id);
+        submission.rejections.push(Rejection {
+            event_id: ws.cause().clone(),
+            time: t,
+            seller_id: e.seller_id.clone(),
+            reasons: problems.0.clone(),
+        });
+        ws.put(submission);
         ws.emit(
             e.campaign_id.as_str(),
             OutcomeData::CampaignRejected(CampaignRejected {
@@ -181,7 +190,11 @@ pub fn submitted(ws: &mut Workspace<'_>, e: &CampaignSubmitted) {
         rewards_total: Decimal::ZERO,
         rewards_issued: 0,
         finalized: false,
+        history: Vec::new(),
+        money: Vec::new(),
     };
+    let mut campaign = campaign;
+    campaign.set_status(CampaignStatus::PendingPayment, ws);
     seller.accepted_submissions.push(t);
     ws.put(seller);
     ws.put(Timer {
@@ -539,7 +552,7 @@ pub fn payment_succeeded(ws: &mut Workspace<'_>, e: &PaymentSucceeded) {
     };
     match (rejection, campaign) {
         (None, Some(mut campaign)) => {
-            campaign.status = CampaignStatus::Scheduled;
+            campaign.set_status(CampaignStatus::Scheduled, ws);
             campaign.paid_at = Some(t);
             ws.delete::<Timer>(&TimerKey::PaymentDue(campaign.id.clone()));
             ws.put(Timer {
@@ -646,7 +659,7 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) {
     };
     match (reason, campaign) {
         (None, Some(mut campaign)) => {
-            campaign.status = CampaignStatus::Recalled;
+            campaign.set_status(CampaignStatus::Recalled, ws);
             campaign.recalled_at = Some(ws.now());
             for timer in [TimerKey::Start, TimerKey::End, TimerKey::Finalize] {
                 ws.delete::<Timer>(&timer(campaign.id.clone()));
@@ -655,7 +668,8 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) {
                 campaign.id.as_str(),
                 OutcomeData::CampaignRecalled(campaign.reference()),
             );
-            refund_seller(ws, &campaign, campaign.deposit, RefundReason::CampaignRecalled);
+            let deposit = campaign.deposit;
+            refund_seller(ws, &mut campaign, deposit, RefundReason::CampaignRecalled);
             ws.put(campaign);
         }
         (reason, _) => ws.emit(
@@ -673,7 +687,7 @@ pub fn recall_requested(ws: &mut Workspace<'_>, e: &CampaignRecallRequested) {
 /// paid in a month before its start month and the refund is issued in the
 /// start month, the seller is charged the extra platform fee and refunded it
 /// at once.
-pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &Campaign, amount: Decimal, reason: RefundReason) {
+pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &mut Campaign, amount: Decimal, reason: RefundReason) {
     if amount <= Decimal::ZERO {
         return;
     }
@@ -692,6 +706,7 @@ pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &Campaign, amount: Decima
             due_by: t + Duration::days(REFUND_DUE_DAYS),
         }),
     );
+    campaign.record_money(ws, "refund", &refund_id, amount, reason.code());
     let month = |t: Time| (t.year(), t.month());
     let fee_applies = campaign
         .paid_at
@@ -712,6 +727,7 @@ pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &Campaign, amount: Decima
             reason: "extra_platform_fee",
         }),
     );
+    campaign.record_money(ws, "fee", &fee_id, fee, "extra_platform_fee");
     let reversal_id = ids::money_movement_id("refund", ws.cause(), &format!("{}/extra_fee_reversal", campaign.id));
     ws.emit(
         &reversal_id,
@@ -726,6 +742,7 @@ pub fn refund_seller(ws: &mut Workspace<'_>, campaign: &Campaign, amount: Decima
             due_by: next_month_start(t),
         }),
     );
+    campaign.record_money(ws, "refund", &reversal_id, fee, RefundReason::ExtraFeeReversal.code());
 }
 
 /// K5: charged = rewards issued and not cancelled; the rest is refunded.
@@ -733,7 +750,7 @@ pub fn settle(ws: &mut Workspace<'_>, campaign: &mut Campaign) {
     let rewards_total = campaign.rewards_total;
     let refunded = campaign.deposit - rewards_total;
     refund_seller(ws, campaign, refunded, RefundReason::UnusedBudget);
-    campaign.status = CampaignStatus::Settled;
+    campaign.set_status(CampaignStatus::Settled, ws);
     ws.emit(
         campaign.id.as_str(),
         OutcomeData::CampaignSettled(CampaignSettled {

@@ -59,7 +59,7 @@ pub fn campaign_in(ws: &mut Workspace<'_>, id: &CampaignId, from: CampaignStatus
 /// K1: an unpaid campaign past its payment deadline expires.
 pub fn payment_due(ws: &mut Workspace<'_>, id: &CampaignId) {
     if let Some(mut campaign) = campaign_in(ws, id, CampaignStatus::PendingPayment) {
-        campaign.status = CampaignStatus::Expired;
+        campaign.set_status(CampaignStatus::Expired, ws);
         ws.emit(campaign.id.as_str(), OutcomeData::CampaignExpired(campaign.reference()));
         ws.put(campaign);
     }
@@ -68,7 +68,7 @@ pub fn payment_due(ws: &mut Workspace<'_>, id: &CampaignId) {
 /// K2: a scheduled campaign starts.
 pub fn start(ws: &mut Workspace<'_>, id: &CampaignId) {
     if let Some(mut campaign) = campaign_in(ws, id, CampaignStatus::Scheduled) {
-        campaign.status = CampaignStatus::Ongoing;
+        campaign.set_status(CampaignStatus::Ongoing, ws);
         ws.emit(campaign.id.as_str(), OutcomeData::CampaignStarted(campaign.reference()));
         ws.put(campaign);
     }
@@ -78,7 +78,7 @@ pub fn start(ws: &mut Workspace<'_>, id: &CampaignId) {
 /// campaign is settled at once, a challenge after the finalization lag.
 pub fn end(ws: &mut Workspace<'_>, id: &CampaignId) -> Option<Campaign> {
     let mut campaign = campaign_in(ws, id, CampaignStatus::Ongoing)?;
-    campaign.status = CampaignStatus::Ended;
+    campaign.set_status(CampaignStatus::Ended, ws);
     ws.emit(campaign.id.as_str(), OutcomeData::CampaignEnded(campaign.reference()));
     Some(campaign)
 }

@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use super::ids;
 use super::model::{
-    Campaign, CampaignStatus, Commission, CommissionState, Content, Creator, Dispute, Emit, Order, OrderFact,
-    PaidOrder, Pair, Participation, Product, Time,
+    Campaign, CampaignCheck, CampaignStatus, Commission, CommissionState, Content, Creator, Dispute, Emit, Fact, Order,
+    OrderFact, PaidOrder, Pair, Participation, Product, RateRecord, ShopAdsWhy, Step, Time,
 };
 use super::workspace::{Plan, Workspace};
 use crate::wire::events::{ContentPosted, OrderPaid, OrderRef, OrderRefunded};
@@ -34,7 +34,7 @@ use crate::wire::values::{CampaignId, ContentId, CreatorId, DisputeId, OrderId, 
 /// time (wired by the cascade).
 pub type Reaction = fn(&mut Workspace<'_>, &Order, Time);
 
-/// What O2 decided for one order.
+/// What O2 decided for one order, with the steps as evaluated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateDecision {
     pub rate: Rate,
@@ -42,17 +42,9 @@ pub struct RateDecision {
     pub campaign_id: Option<CampaignId>,
     /// The shop-ads rate of the chosen campaign, if it sets one (O4).
     pub campaign_shop_ads_rate: Option<Rate>,
-}
-
-impl RateDecision {
-    fn plain(rate: Rate, source: RateSource) -> Self {
-        Self {
-            rate,
-            source,
-            campaign_id: None,
-            campaign_shop_ads_rate: None,
-        }
-    }
+    /// Every step of O2 as evaluated, the decisive one marked: the
+    /// explanation recorded on the order.
+    pub steps: Vec<Step>,
 }
 
 /// What O2 reads about an attributed order.
@@ -65,66 +57,170 @@ pub struct RateInputs<'a> {
     pub campaigns: &'a [(Arc<Campaign>, Arc<Participation>)],
 }
 
-/// O2: the rate of an attributed order, the first rule that applies.
-pub fn decide_rate(paid: &PaidOrder, inputs: &RateInputs<'_>) -> RateDecision {
-    let t = paid.time;
-    if inputs.creator.blocked_by(t) {
-        return RateDecision::plain(Rate::ZERO, RateSource::PlatformBlocked);
-    }
-    if inputs.pair.paused_by(t) {
-        return RateDecision::plain(Rate::ZERO, RateSource::ConnectionPaused);
-    }
-    let open_rate = inputs.product.at(t).and_then(|v| v.open_collab_rate);
-    if let Some(best) = best_campaign(paid, inputs.campaigns, open_rate) {
-        return best;
-    }
-    if let Some(rate) = inputs.pair.partnership_rate_at(t) {
-        return RateDecision::plain(rate, RateSource::Partnership);
-    }
-    if inputs.creator.demoted_by(t) {
-        return RateDecision::plain(Rate::ZERO, RateSource::Demoted);
-    }
-    match open_rate {
-        Some(rate) => RateDecision::plain(rate, RateSource::OpenCollab),
-        None => RateDecision::plain(Rate::ZERO, RateSource::None),
+fn step(n: u8, rule: RateSource, holds: bool, fact: Option<Fact>) -> Step {
+    Step {
+        step: n,
+        rule,
+        holds,
+        decisive: false,
+        fact,
+        campaigns: Vec::new(),
     }
 }
 
+/// O2: the rate of an attributed order, the first rule that applies. Every
+/// step is evaluated and kept with the fact that decided it, so the
+/// explanation is the decision itself.
+pub fn decide_rate(paid: &PaidOrder, inputs: &RateInputs<'_>) -> RateDecision {
+    let t = paid.time;
+    let creator = inputs.creator;
+    let blocked = creator.blocked_by(t);
+    let block_fact = creator.blocked_at.map(|b| Fact::new("platform_blocked", None, Some(b)));
+    let paused = inputs.pair.paused_by(t);
+    let pause_fact = inputs.pair.paused_at.map(|p| Fact::new("paused", None, Some(p)));
+    let version = inputs.product.at(t);
+    let open_rate = version.and_then(|v| v.open_collab_rate);
+    let (best, checks) = best_campaign(paid, inputs.campaigns, open_rate);
+    let partnership = inputs.pair.partnership_at(t);
+    let demoted = creator.demoted_by(t);
+    let violation = creator.violations.iter().find(|v| v.time <= t);
+
+    let mut campaign_step = step(
+        3,
+        RateSource::Campaign,
+        best.is_some(),
+        best.as_ref().map(|(rate, id, joined_at, _)| Fact {
+            rate: Some(*rate),
+            joined_at: Some(*joined_at),
+            ..Fact::new("participation", Some(id.to_string()), None)
+        }),
+    );
+    campaign_step.campaigns = checks;
+    let mut steps = vec![
+        step(1, RateSource::PlatformBlocked, blocked, block_fact),
+        step(2, RateSource::ConnectionPaused, paused, pause_fact),
+        campaign_step,
+        step(
+            4,
+            RateSource::Partnership,
+            partnership.is_some(),
+            partnership.map(|(at, rate)| Fact {
+                rate: Some(rate),
+                ..Fact::new("partnership", None, Some(at))
+            }),
+        ),
+        step(
+            5,
+            RateSource::Demoted,
+            demoted,
+            violation.map(|v| Fact::new("violation", Some(v.id.to_string()), Some(v.time))),
+        ),
+        step(
+            6,
+            RateSource::OpenCollab,
+            open_rate.is_some(),
+            version.map(|v| Fact {
+                rate: v.open_collab_rate,
+                ..Fact::new("product_version", Some(paid.product_id.to_string()), Some(v.time))
+            }),
+        ),
+        step(7, RateSource::None, true, None),
+    ];
+    let decisive = steps.iter().position(|s| s.holds).unwrap_or(steps.len() - 1);
+    steps[decisive].decisive = true;
+    let (rate, source, campaign_id, campaign_shop_ads_rate) = match decisive {
+        0 => (Rate::ZERO, RateSource::PlatformBlocked, None, None),
+        1 => (Rate::ZERO, RateSource::ConnectionPaused, None, None),
+        2 => match best {
+            Some((rate, id, _, shop_ads)) => (rate, RateSource::Campaign, Some(id), shop_ads),
+            None => (Rate::ZERO, RateSource::None, None, None),
+        },
+        3 => (
+            partnership.map(|(_, r)| r).unwrap_or(Rate::ZERO),
+            RateSource::Partnership,
+            None,
+            None,
+        ),
+        4 => (Rate::ZERO, RateSource::Demoted, None, None),
+        5 => (open_rate.unwrap_or(Rate::ZERO), RateSource::OpenCollab, None, None),
+        _ => (Rate::ZERO, RateSource::None, None, None),
+    };
+    RateDecision {
+        rate,
+        source,
+        campaign_id,
+        campaign_shop_ads_rate,
+        steps,
+    }
+}
+
+/// The campaign O2.3 chose: its rate, id, when the creator joined, its
+/// shop-ads rate.
+type Chosen = (Rate, CampaignId, Time, Option<Rate>);
+
 /// O2.3: among the creator's campaigns with this seller that cover the order,
 /// the highest rate; ties go to the earliest start, then the campaign id.
+/// Returns the chosen one (rate, campaign, joined at, shop-ads rate) and
+/// the check of every campaign.
 fn best_campaign(
     paid: &PaidOrder,
     campaigns: &[(Arc<Campaign>, Arc<Participation>)],
     open_rate: Option<Rate>,
-) -> Option<RateDecision> {
+) -> (Option<Chosen>, Vec<CampaignCheck>) {
     let t = paid.time;
-    let mut best: Option<(Rate, Time, CampaignId, Option<Rate>)> = None;
+    let mut best: Option<(Rate, Time, CampaignId, Option<Rate>, Time)> = None;
+    let mut checks = Vec::with_capacity(campaigns.len());
     for (campaign, participation) in campaigns {
         let Some(product) = campaign.product(&paid.product_id) else {
+            checks.push(CampaignCheck {
+                campaign_id: campaign.id.clone(),
+                covers: false,
+                why_not: Some("product_not_in_campaign".into()),
+                rate: None,
+                joined_at: participation.joined_at,
+            });
             continue;
         };
-        let covers = participation.joined_at <= t
-            && campaign.starts_at <= t
-            && t < campaign.ends_at
-            && campaign.status != CampaignStatus::Recalled;
-        if !covers {
+        let rate = product.commission_rate.or(open_rate).unwrap_or(Rate::ZERO);
+        let why_not = if participation.joined_at > t {
+            Some("joined_after_order")
+        } else if campaign.starts_at > t {
+            Some("not_started")
+        } else if t >= campaign.ends_at {
+            Some("ended")
+        } else if campaign.status == CampaignStatus::Recalled {
+            Some("recalled")
+        } else {
+            None
+        };
+        checks.push(CampaignCheck {
+            campaign_id: campaign.id.clone(),
+            covers: why_not.is_none(),
+            why_not: why_not.map(str::to_owned),
+            rate: Some(rate),
+            joined_at: participation.joined_at,
+        });
+        if why_not.is_some() {
             continue;
         }
-        let rate = product.commission_rate.or(open_rate).unwrap_or(Rate::ZERO);
         let better = match &best {
             None => true,
-            Some((r, s, id, _)) => rate > *r || (rate == *r && (campaign.starts_at, &campaign.id) < (*s, id)),
+            Some((r, s, id, ..)) => rate > *r || (rate == *r && (campaign.starts_at, &campaign.id) < (*s, id)),
         };
         if better {
-            best = Some((rate, campaign.starts_at, campaign.id.clone(), product.shop_ads_rate));
+            best = Some((
+                rate,
+                campaign.starts_at,
+                campaign.id.clone(),
+                product.shop_ads_rate,
+                participation.joined_at,
+            ));
         }
     }
-    best.map(|(rate, _, id, shop_ads)| RateDecision {
-        rate,
-        source: RateSource::Campaign,
-        campaign_id: Some(id),
-        campaign_shop_ads_rate: shop_ads,
-    })
+    (
+        best.map(|(rate, _, id, shop_ads, joined)| (rate, id, joined, shop_ads)),
+        checks,
+    )
 }
 
 /// O4: the shop-ads rate, given whether the order's content was posted with
@@ -135,12 +231,48 @@ pub fn shop_ads_rate(
     via_shop_ads: bool,
     authorized: bool,
 ) -> Rate {
-    if !via_shop_ads || !authorized {
-        return Rate::ZERO;
+    shop_ads_decision(decision, product_rate, via_shop_ads, authorized).rate
+}
+
+/// O4 with where the rate came from (the explanation recorded on the order).
+pub fn shop_ads_decision(
+    decision: &RateDecision,
+    product_rate: Option<Rate>,
+    via_shop_ads: bool,
+    authorized: bool,
+) -> ShopAdsWhy {
+    let why = |rate: Rate, from: &str| ShopAdsWhy {
+        rate,
+        from: from.to_owned(),
+    };
+    if !via_shop_ads {
+        return why(Rate::ZERO, "not_via_shop_ads");
+    }
+    if !authorized {
+        return why(Rate::ZERO, "not_ads_authorized");
     }
     match decision.source {
-        RateSource::PlatformBlocked | RateSource::ConnectionPaused | RateSource::Demoted => Rate::ZERO,
-        _ => decision.campaign_shop_ads_rate.or(product_rate).unwrap_or(Rate::ZERO),
+        RateSource::PlatformBlocked | RateSource::ConnectionPaused | RateSource::Demoted => {
+            why(Rate::ZERO, decision.source.code())
+        }
+        _ => match (decision.campaign_shop_ads_rate, product_rate) {
+            (Some(rate), _) => why(rate, "campaign"),
+            (None, Some(rate)) => why(rate, "open_collab"),
+            (None, None) => why(Rate::ZERO, "none"),
+        },
+    }
+}
+
+/// The record of a decision, as the order keeps it.
+fn record_of(ws: &Workspace<'_>, decision: &RateDecision, shop_ads: ShopAdsWhy) -> RateRecord {
+    RateRecord {
+        event_id: ws.cause().clone(),
+        decided_at: ws.now(),
+        rate: decision.rate,
+        source: decision.source,
+        campaign_id: decision.campaign_id.clone(),
+        steps: decision.steps.clone(),
+        shop_ads,
     }
 }
 
@@ -170,7 +302,7 @@ fn decision_now(
     creator: &CreatorId,
     product: &Product,
     authorized: bool,
-) -> (RateDecision, Rate) {
+) -> (RateDecision, ShopAdsWhy) {
     let creator = ws.read_or_new::<Creator>(creator);
     let pair = ws.read_or_new::<Pair>(&(paid.seller_id.clone(), creator.id.clone()));
     let campaigns = campaigns_with(ws, &creator, &paid.seller_id);
@@ -183,13 +315,13 @@ fn decision_now(
             campaigns: &campaigns,
         },
     );
-    let shop_rate = shop_ads_rate(
+    let shop_ads = shop_ads_decision(
         &decision,
         product.at(paid.time).and_then(|v| v.open_collab_shop_ads_rate),
         paid.via_shop_ads,
         authorized,
     );
-    (decision, shop_rate)
+    (decision, shop_ads)
 }
 
 /// O9: re-decides a pending commission by O2/O4/O5 on the current state —
@@ -207,8 +339,13 @@ pub fn redecide(ws: &mut Workspace<'_>, order: &mut Order) -> Option<Option<Camp
             ws.read::<Content>(id)
                 .is_some_and(|c| c.posted.as_ref().is_some_and(|p| p.ads_authorized))
         });
-    let (decision, shop_rate) = decision_now(ws, &paid, &creator, &product, authorized);
-    order.redecide(decision.rate, decision.source, decision.campaign_id, shop_rate, ws)
+    let (decision, shop_ads) = decision_now(ws, &paid, &creator, &product, authorized);
+    let record = record_of(ws, &decision, shop_ads.clone());
+    let changed = order.redecide(decision.rate, decision.source, decision.campaign_id, shop_ads.rate, ws);
+    if changed.is_some() {
+        order.record_decision(record, ws);
+    }
+    changed
 }
 
 /// Reads of re-deciding an order's pending commission (O9).
@@ -348,7 +485,9 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product, react: R
         }
         _ => false,
     };
-    let (decision, shop_rate) = decision_now(ws, &paid, &creator_id, product, authorized);
+    let (decision, shop_ads) = decision_now(ws, &paid, &creator_id, product, authorized);
+    let shop_rate = shop_ads.rate;
+    let record = record_of(ws, &decision, shop_ads);
     let base = order.base();
     let commission = Commission {
         id: ids::commission_id(&order.id),
@@ -381,6 +520,7 @@ fn accrue(ws: &mut Workspace<'_>, order: &mut Order, product: &Product, react: R
         }),
     );
     order.commission = Some(commission);
+    order.record_decision(record, ws);
     order.awaiting_product = false;
     react(ws, order, t);
 
@@ -596,6 +736,7 @@ pub fn content_posted(ws: &mut Workspace<'_>, e: &ContentPosted) -> bool {
                     .and_then(|k| k.product(&paid.product_id).and_then(|p| p.shop_ads_rate)),
                 None => None,
             },
+            steps: Vec::new(),
         };
         let rate = shop_ads_rate(
             &decision,

@@ -76,6 +76,8 @@ pub fn violation_reported(ws: &mut Workspace<'_>, e: &CreatorViolationReported) 
         id: e.violation_id.clone(),
         time: ws.now(),
         notified: BTreeSet::new(),
+        event_id: Some(ws.cause().clone()),
+        guideline: Some(e.guideline.clone()),
     };
     ws.emit(
         e.violation_id.as_str(),
@@ -267,6 +269,7 @@ pub fn platform_blocked(ws: &mut Workspace<'_>, e: &CreatorPlatformBlocked) {
         return;
     }
     c.blocked_at = Some(ws.now());
+    c.block = Some((ws.cause().clone(), e.reason.clone()));
     for mut order in pending_orders(ws, &e.creator_id, None) {
         order.cancel_pending(CancelReason::PlatformBlocked, ws);
         ws.put(order);

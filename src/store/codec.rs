@@ -119,6 +119,7 @@ codec! {
     Dispute: "dispute" => DisputeId,
     Clock: "clock" => (),
     Timer: "timer" => TimerKey,
+    Submission: "submission" => CampaignId,
 }
 
 /// Columns the store indexes so that a [`Query`] can find aggregates by
@@ -133,6 +134,13 @@ pub struct IndexColumns {
     pub due_at: Option<DateTime<Utc>>,
     /// An order's business time (when it was paid).
     pub occurred_at: Option<DateTime<Utc>>,
+    /// An order's or a pair's seller (explanations: totals by seller).
+    pub seller_id: Option<String>,
+    /// An order's currency.
+    pub currency: Option<String>,
+    /// A pending commission's amount plus shop-ads amount (explanations:
+    /// a creator's pending totals without reading the documents).
+    pub pending_amount: Option<String>,
 }
 
 pub fn index(doc: &Doc) -> IndexColumns {
@@ -145,11 +153,19 @@ pub fn index(doc: &Doc) -> IndexColumns {
                 pending: o.pending().is_some(),
                 due_at: None,
                 occurred_at: Some(paid.time),
+                seller_id: Some(paid.seller_id.as_str().to_owned()),
+                currency: Some(paid.currency.as_str().to_owned()),
+                pending_amount: o.pending().map(|c| c.total().to_string()),
             },
             None => IndexColumns::default(),
         },
         Doc::Timer(t) => IndexColumns {
             due_at: Some(t.due_at),
+            ..IndexColumns::default()
+        },
+        Doc::Pair(p) => IndexColumns {
+            seller_id: Some(p.id.0.as_str().to_owned()),
+            creator_id: Some(p.id.1.as_str().to_owned()),
             ..IndexColumns::default()
         },
         Doc::Participation(p) => IndexColumns {

@@ -19,13 +19,38 @@ WITH bumped AS (
 ), inbox_rows AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
+), pending_totals AS (
+    -- A creator's pending totals follow the order rows this statement
+    -- changes: minus what they held before (every sub-statement sees the
+    -- state as it was), plus what they hold now.
+    INSERT INTO creator_pending AS p (creator_id, seller_id, currency, n, amount)
+    SELECT creator_id, seller_id, currency, sum(dn), sum(da) FROM (
+        SELECT s.creator_id, s.seller_id, s.currency, -1 AS dn, -s.pending_amount AS da
+        FROM state s JOIN (
+            SELECT * FROM UNNEST($7::text[], $8::text[]) UNION ALL SELECT * FROM UNNEST($15::text[], $16::text[])
+        ) AS c(kind, key) ON s.kind = c.kind AND s.key = c.key
+        WHERE c.kind = 'order' AND s.pending
+        UNION ALL
+        SELECT creator_id, seller_id, currency, 1, amount
+        FROM UNNEST($7::text[], $11::text[], $23::text[], $24::text[], $25::text[]::numeric[], $13::bool[])
+            AS w(kind, creator_id, seller_id, currency, amount, pending)
+        WHERE kind = 'order' AND pending
+    ) d
+    WHERE creator_id IS NOT NULL AND seller_id IS NOT NULL AND currency IS NOT NULL
+    GROUP BY creator_id, seller_id, currency
+    HAVING sum(dn) <> 0 OR sum(da) <> 0
+    ON CONFLICT (creator_id, seller_id, currency)
+        DO UPDATE SET n = p.n + EXCLUDED.n, amount = p.amount + EXCLUDED.amount
 ), upserted AS (
-    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at)
+    INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at,
+                       seller_id, currency, pending_amount)
     SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                         $13::bool[], $14::timestamptz[], $21::timestamptz[])
+                         $13::bool[], $14::timestamptz[], $21::timestamptz[],
+                         $23::text[], $24::text[], $25::text[]::numeric[])
     ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, campaign_id = EXCLUDED.campaign_id,
         creator_id = EXCLUDED.creator_id, product_id = EXCLUDED.product_id, pending = EXCLUDED.pending,
-        due_at = EXCLUDED.due_at, occurred_at = EXCLUDED.occurred_at, updated_at = now()
+        due_at = EXCLUDED.due_at, occurred_at = EXCLUDED.occurred_at, seller_id = EXCLUDED.seller_id,
+        currency = EXCLUDED.currency, pending_amount = EXCLUDED.pending_amount, updated_at = now()
 ), deleted AS (
     DELETE FROM state s USING UNNEST($15::text[], $16::text[]) AS d(kind, key)
     WHERE s.kind = d.kind AND s.key = d.key
@@ -81,6 +106,9 @@ pub async fn write(
         .bind(&bodies)
         .bind(&state.occurred)
         .bind(i64::from(kind == Write::Last))
+        .bind(&state.sellers)
+        .bind(&state.currencies)
+        .bind(&state.pending_amounts)
         .fetch_all(conn)
         .await?;
     if stored.len() != outbox.len() {

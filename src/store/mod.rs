@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod codec;
 pub mod commit;
+pub mod dead_letters;
 pub mod inbox;
 pub mod outbox;
 pub mod state;

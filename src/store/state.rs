@@ -380,6 +380,9 @@ pub struct StateWrites {
     pub pending: Vec<bool>,
     pub due: Vec<Option<DateTime<Utc>>>,
     pub occurred: Vec<Option<DateTime<Utc>>>,
+    pub sellers: Vec<Option<String>>,
+    pub currencies: Vec<Option<String>>,
+    pub pending_amounts: Vec<Option<String>>,
     pub delete_kinds: Vec<&'static str>,
     pub delete_keys: Vec<String>,
 }
@@ -396,6 +399,9 @@ impl StateWrites {
         self.pending.push(index.pending);
         self.due.push(index.due_at);
         self.occurred.push(index.occurred_at);
+        self.sellers.push(index.seller_id);
+        self.currencies.push(index.currency);
+        self.pending_amounts.push(index.pending_amount);
     }
 }
 

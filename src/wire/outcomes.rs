@@ -154,7 +154,7 @@ pub struct CampaignAccepted {
     pub capacity: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Problem {
     pub code: SubmissionProblem,
     pub field: String,

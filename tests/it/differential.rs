@@ -776,7 +776,8 @@ async fn read_back(env: &TestEnv) -> (Vec<(String, String)>, Vec<StoredOutcome>,
         })
         .collect();
     let rows = sqlx::query(
-        "SELECT kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at FROM state",
+        "SELECT kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at, seller_id, currency, \
+         pending_amount::text FROM state",
     )
     .fetch_all(&mut db)
     .await
@@ -794,6 +795,9 @@ async fn read_back(env: &TestEnv) -> (Vec<(String, String)>, Vec<StoredOutcome>,
             pending: row.get(6),
             due_at: row.get(7),
             occurred_at: row.get(8),
+            seller_id: row.get(9),
+            currency: row.get(10),
+            pending_amount: row.get(11),
         };
         state.insert(key, StoredDoc { doc, index });
     }

@@ -10,6 +10,7 @@ mod compose;
 mod differential;
 mod dlq;
 mod enforcement;
+mod explain;
 mod late_facts;
 mod limits;
 mod observability;

@@ -8,10 +8,60 @@ use serde::{Deserialize, Serialize};
 
 use super::{Emit, Time};
 use crate::wire::events::{ContentType, OrderChannel};
-use crate::wire::outcomes::{CampaignRef, OutcomeData, ParticipationStatus, ParticipationStatusChanged};
+use crate::wire::outcomes::{CampaignRef, OutcomeData, ParticipationStatus, ParticipationStatusChanged, Problem};
 use crate::wire::values::{
-    CampaignId, ContentId, CreatorId, Currency, GroupId, OrderId, ProductId, Rate, RefundableId, RequestId, SellerId,
+    CampaignId, ContentId, CreatorId, Currency, EventId, GroupId, OrderId, ProductId, Rate, RefundableId, RequestId,
+    SellerId,
 };
+
+/// A campaign's change of status and the event that caused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: CampaignStatus,
+    pub event_id: EventId,
+    /// Business time of the causing event.
+    pub time: Time,
+}
+
+/// Money the campaign moved besides rewards: refunds to the seller and
+/// fees (R1, K5, K6), as decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoneyRecord {
+    /// `refund` or `fee`.
+    pub kind: String,
+    pub id: String,
+    pub amount: Decimal,
+    pub reason: String,
+    pub event_id: EventId,
+    pub time: Time,
+}
+
+/// The rejected submissions of a campaign id (C1–C11), each with every
+/// problem found: a rejected campaign has no [`Campaign`], and its
+/// explanation must outlive the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: CampaignId,
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
+}
+
+impl Submission {
+    pub fn new(id: CampaignId) -> Self {
+        Self {
+            id,
+            rejections: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub event_id: EventId,
+    pub time: Time,
+    pub seller_id: SellerId,
+    pub reasons: Vec<Problem>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,9 +189,37 @@ pub struct Campaign {
     pub rewards_issued: u32,
     #[serde(default)]
     pub finalized: bool,
+    /// Every change of status, with its cause (acceptance first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StatusChange>,
+    /// Refunds and fees it caused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub money: Vec<MoneyRecord>,
 }
 
 impl Campaign {
+    /// Records a refund or fee decided for the campaign.
+    pub fn record_money(&mut self, out: &impl Emit, kind: &str, id: &str, amount: Decimal, reason: &str) {
+        self.money.push(MoneyRecord {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            amount,
+            reason: reason.to_owned(),
+            event_id: out.cause().clone(),
+            time: out.now(),
+        });
+    }
+
+    /// Moves to `status`, recording the event that caused it.
+    pub fn set_status(&mut self, status: CampaignStatus, out: &impl Emit) {
+        self.status = status;
+        self.history.push(StatusChange {
+            status,
+            event_id: out.cause().clone(),
+            time: out.now(),
+        });
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self.plan {
             CampaignPlan::Task { .. } => "task",

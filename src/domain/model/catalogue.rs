@@ -11,7 +11,7 @@ use super::{Emit, Pair, Time, latest_at};
 use crate::wire::events::{ContentType, GroupCriteria, Risk};
 use crate::wire::outcomes::{OutcomeData, SellerViolationNotice};
 use crate::wire::values::{
-    CampaignId, CreatorId, GroupId, OrderId, ProductId, Rate, RefundableId, SellerId, ViolationId,
+    CampaignId, CreatorId, EventId, GroupId, OrderId, ProductId, Rate, RefundableId, SellerId, ViolationId,
 };
 
 /// A product and its history of `product.updated` facts.
@@ -122,6 +122,11 @@ pub struct Violation {
     /// it — so their ids alone cannot keep a seller from being told twice.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub notified: BTreeSet<SellerId>,
+    /// The `creator.violation_reported` event (for explanations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guideline: Option<String>,
 }
 
 impl Violation {
@@ -163,6 +168,9 @@ pub struct Creator {
     pub violations: Vec<Violation>,
     #[serde(default)]
     pub blocked_at: Option<Time>,
+    /// The `creator.platform_blocked` event and its reason (for explanations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<(EventId, String)>,
     /// Accepted participations, in join order.
     #[serde(default)]
     pub participations: Vec<(CampaignId, SellerId)>,
@@ -179,6 +187,7 @@ impl Creator {
             profiles: Vec::new(),
             violations: Vec::new(),
             blocked_at: None,
+            block: None,
             participations: Vec::new(),
             partner_sellers: BTreeSet::new(),
             refund_windows: Vec::new(),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Time, latest_at};
+use super::Time;
 use crate::wire::values::{CreatorId, DisputeId, OrderId, Rate, SellerId};
 
 /// A seller–creator connection: partnership, pause, blocklist, disputes.
@@ -38,7 +38,12 @@ impl Pair {
     }
 
     pub fn partnership_rate_at(&self, t: Time) -> Option<Rate> {
-        latest_at(&self.partnership, t).copied()
+        self.partnership_at(t).map(|(_, rate)| rate)
+    }
+
+    /// The partnership in force at `t`: since when, and its rate.
+    pub fn partnership_at(&self, t: Time) -> Option<(Time, Rate)> {
+        self.partnership.iter().rev().find(|(at, _)| *at <= t).copied()
     }
 
     /// J2: whether the seller's blocklist keeps the creator out of a campaign

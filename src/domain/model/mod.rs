@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | [`catalogue`] | `Product`, `Creator`, `Seller` (groups, quota, tax reports) |
 //! | [`order`] | `Order` and its `Commission`, `Content` |
-//! | [`campaign`] | `Campaign`, `Participation`, `Sample`, `Refundable`, `Clock`, `Timer` |
+//! | [`campaign`] | `Campaign`, `Participation`, `Sample`, `Refundable`, `Clock`, `Timer`, `Submission` (rejections) |
 //! | [`connection`] | `Pair` (seller–creator), `Dispute` |
 
 pub mod campaign;
@@ -25,11 +25,15 @@ use chrono::{DateTime, Utc};
 
 pub use campaign::{
     Campaign, CampaignPlan, CampaignProduct, CampaignStatus, ChallengeMetric, Clock, ContentFilter, Contribution,
-    Participation, RankBand, Refundable, RefundableStatus, RewardRecord, Sample, TaskKind, TaskSpec, Timer, TimerKey,
+    MoneyRecord, Participation, RankBand, Refundable, RefundableStatus, Rejection, RewardRecord, Sample, StatusChange,
+    Submission, TaskKind, TaskSpec, Timer, TimerKey,
 };
 pub use catalogue::{Creator, CreatorProfile, GroupVersion, Product, ProductVersion, RefundWindow, Seller, Violation};
 pub use connection::{Dispute, Pair};
-pub use order::{Commission, CommissionState, Content, Order, OrderFact, PaidOrder, PostedContent};
+pub use order::{
+    CampaignCheck, Commission, CommissionState, Content, Fact, LifeEntry, Order, OrderFact, PaidOrder, PostedContent,
+    RateRecord, ShopAdsWhy, Step,
+};
 
 use crate::wire::outcomes::OutcomeData;
 use crate::wire::values::{
@@ -157,6 +161,7 @@ aggregates! {
     Dispute: "dispute" => DisputeId,
     Clock: "clock" => (),
     Timer: "timer" => TimerKey,
+    Submission: "submission" => CampaignId,
 }
 
 macro_rules! fresh {
@@ -168,7 +173,7 @@ macro_rules! fresh {
         }
     )*};
 }
-fresh!(Product, Creator, Order, Content, Seller, Sample, Dispute);
+fresh!(Product, Creator, Order, Content, Seller, Sample, Dispute, Submission);
 
 impl Fresh for Pair {
     fn fresh((seller, creator): &Self::Id) -> Self {

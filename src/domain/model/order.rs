@@ -17,7 +17,120 @@ use crate::wire::outcomes::{
     AdjustReason, CancelReason, CommissionAdjusted, CommissionCancelled, CommissionClawback, CommissionPayable,
     OutcomeData, PayableReason, RateInForce, RateSource,
 };
-use crate::wire::values::{CampaignId, ContentId, CreatorId, Currency, DisputeId, OrderId, ProductId, Rate, SellerId};
+use crate::wire::values::{
+    CampaignId, ContentId, CreatorId, Currency, DisputeId, EventId, OrderId, ProductId, Rate, SellerId,
+};
+
+/// One step of O2 as it was evaluated for an order: whether it held, and
+/// the fact that made it so. Written by the rule itself
+/// (`commission::decide_rate`), so the explanation cannot disagree with
+/// the decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1–7, as numbered in O2.
+    pub step: u8,
+    /// The rate source this step gives when it holds.
+    pub rule: RateSource,
+    pub holds: bool,
+    /// The step that decided (the first that holds).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decisive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+    /// Step 3: every campaign of the seller the creator joined, and whether
+    /// it covered the order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<CampaignCheck>,
+}
+
+/// A fact a rule step read: what it is (`platform_blocked`, `paused`,
+/// `participation`, `partnership`, `violation`, `product_version`), its id
+/// when it has one, when it happened, and the rate it carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Time>,
+    /// A rate the fact carries; `None` with `rate_set` = a product not on
+    /// open collaboration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// Step 3: when the creator joined the chosen campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<Time>,
+}
+
+impl Fact {
+    pub fn new(kind: &str, id: Option<String>, time: Option<Time>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            id,
+            time,
+            rate: None,
+            joined_at: None,
+        }
+    }
+}
+
+/// O2.3 for one campaign: whether it covered the order, else why not
+/// (`product_not_in_campaign`, `joined_after_order`, `not_started`,
+/// `ended`, `recalled`), and the rate it offered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignCheck {
+    pub campaign_id: CampaignId,
+    pub covers: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_not: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    pub joined_at: Time,
+}
+
+/// O4 as evaluated: the shop-ads rate and where it came from (`campaign`,
+/// `open_collab`, `none`, `not_via_shop_ads`, `not_ads_authorized`, or the
+/// O2 source that zeroes it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShopAdsWhy {
+    pub rate: Rate,
+    pub from: String,
+}
+
+/// One O2/O4 decision of an order's commission: at accrual, and again for
+/// each late fact that re-decided it (O9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRecord {
+    /// The event being applied when it was decided.
+    pub event_id: EventId,
+    /// That event's business time.
+    pub decided_at: Time,
+    pub rate: Rate,
+    pub source: RateSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<CampaignId>,
+    pub steps: Vec<Step>,
+    pub shop_ads: ShopAdsWhy,
+}
+
+/// One transition of a commission's life, with the event that caused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifeEntry {
+    /// `accrued`, `adjusted`, `payable`, `cancelled`, `clawback`, `closed`.
+    pub what: String,
+    pub event_id: EventId,
+    /// Business time of the causing event.
+    pub time: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Commission amount after the transition (the amount taken back, for a clawback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_ads_amount: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Decimal>,
+}
 
 /// The `order.paid` facts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +231,12 @@ pub struct Order {
     pub awaiting_product: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission: Option<Commission>,
+    /// Why the commission has its rate: each O2/O4 decision as evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<RateRecord>,
+    /// The commission's life, in the order it happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub life: Vec<LifeEntry>,
 }
 
 impl Order {
@@ -132,6 +251,35 @@ impl Order {
             early_facts: Vec::new(),
             awaiting_product: false,
             commission: None,
+            decisions: Vec::new(),
+            life: Vec::new(),
+        }
+    }
+
+    /// Records a transition of the commission's life, caused by the event
+    /// `out` is applying.
+    fn record(&mut self, what: &str, reason: Option<&str>, delta: Option<Decimal>, out: &impl Emit) {
+        let (amount, shop_ads_amount) = match &self.commission {
+            Some(c) => (Some(c.amount), Some(c.shop_ads_amount)),
+            None => (None, None),
+        };
+        self.life.push(LifeEntry {
+            what: what.to_owned(),
+            event_id: out.cause().clone(),
+            time: out.now(),
+            reason: reason.map(str::to_owned),
+            amount,
+            shop_ads_amount,
+            delta,
+        });
+    }
+
+    /// Records an O2/O4 decision and, for the first one, the accrual.
+    pub fn record_decision(&mut self, decision: RateRecord, out: &impl Emit) {
+        let first = self.decisions.is_empty();
+        self.decisions.push(decision);
+        if first {
+            self.record("accrued", None, None, out);
         }
     }
 
@@ -179,7 +327,7 @@ impl Order {
     }
 
     /// Announces the commission's amounts after a change of `delta`.
-    pub fn announce_adjusted(&self, delta: Decimal, reason: AdjustReason, out: &mut impl Emit) {
+    pub fn announce_adjusted(&mut self, delta: Decimal, reason: AdjustReason, out: &mut impl Emit) {
         let (Some(c), Some(paid)) = (&self.commission, &self.paid) else {
             return;
         };
@@ -203,6 +351,7 @@ impl Order {
                 decision,
             }),
         );
+        self.record("adjusted", Some(reason.code()), Some(delta), out);
     }
 
     /// O9: a pending commission takes the decision now in force — rate,
@@ -257,6 +406,7 @@ impl Order {
                 reason,
             }),
         );
+        self.record("payable", Some(reason.code()), None, out);
     }
 
     pub fn cancel(&mut self, reason: CancelReason, out: &mut impl Emit) {
@@ -272,6 +422,7 @@ impl Order {
                 reason,
             }),
         );
+        self.record("cancelled", Some(reason.code()), None, out);
     }
 
     /// O6: takes back `owed` of what was paid out.
@@ -292,6 +443,7 @@ impl Order {
                 currency: paid.currency.clone(),
             }),
         );
+        self.record("clawback", None, Some(-owed), out);
     }
 
     /// Cancels the commission if it is still pending.
@@ -314,6 +466,7 @@ impl Order {
         } else {
             // Nothing is due: the commission's life ends here.
             self.set_state(CommissionState::Closed);
+            self.record("closed", Some("settled"), None, out);
         }
     }
 
