@@ -19,6 +19,8 @@ WITH bumped AS (
 ), inbox_rows AS (
     INSERT INTO inbox (event_id, type, source, event_time, outcomes, body)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[])
+), inbox_keys AS (
+    INSERT INTO inbox_ids (event_id, received_at) SELECT UNNEST($1::text[]), now()
 ), upserted AS (
     INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at)
     SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],

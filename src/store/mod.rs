@@ -7,6 +7,7 @@ pub mod codec;
 pub mod commit;
 pub mod inbox;
 pub mod outbox;
+pub mod retention;
 pub mod state;
 
 use std::str::FromStr;

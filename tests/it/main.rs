@@ -14,5 +14,6 @@ mod observability;
 mod ops;
 mod participation;
 mod pipeline;
+mod retention;
 mod scale;
 mod tls;
