@@ -17,6 +17,13 @@
 //!    time to decide and commit them, an order published right after it,
 //!    and the worker's memory while it runs.
 //!
+//! 5. **Aged** (`BENCH_HISTORY=N`, instead of 1–4) — the drain rate of a
+//!    fresh 30 000-event backlog on a database holding N events of history,
+//!    against the same backlog on an empty one, with table sizes and the
+//!    PostgreSQL settings in force.
+//! 6. **Apply lock** (`BENCH_LOCK=1`, instead of 1–4) — the share of a
+//!    drain the apply lock is held and waited for, with 1 and 3 workers.
+//!
 //! `cargo bench --bench throughput` — settings by environment:
 //! `BENCH_EVENTS` (backlog size, default 40 000), `BENCH_ROUNDS` (rounds of 1
 //! and 2, median reported; default 3), `BENCH_RATE` (offered load,
@@ -114,6 +121,12 @@ fn setup_events() -> Vec<(String, Vec<u8>)> {
 /// The measured backlog: joins, content, attributed orders, refunds and
 /// settlements, in a deterministic pseudo-random mix.
 fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
+    backlog_with(n, "")
+}
+
+/// The same mix with every event, order and content id prefixed (the aged
+/// mode's history seed and its several measured backlogs must not share ids).
+fn backlog_with(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::with_capacity(n);
     let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move |m: usize| {
@@ -136,10 +149,10 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         let ev = if roll < 3 {
             events::join_requested(&format!("k-{seller}"), &creator_id)
         } else if roll < 10 {
-            latest_video[creator] = Some(format!("v-{i}"));
-            events::content_posted(&format!("v-{i}"), &creator_id, &[&format!("p-{seller}-0")])
+            latest_video[creator] = Some(format!("{prefix}v-{i}"));
+            events::content_posted(&format!("{prefix}v-{i}"), &creator_id, &[&format!("p-{seller}-0")])
         } else if roll < 70 || orders.is_empty() {
-            let id = format!("o-{i}");
+            let id = format!("{prefix}o-{i}");
             orders.push(id.clone());
             let content = latest_video[creator].clone();
             let channel = if content.is_some() { "video" } else { "showcase" };
@@ -157,7 +170,7 @@ fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
         } else {
             events::order_settled(&orders[next(orders.len())])
         };
-        out.push(built(format!("b-{i}"), at(minute), ev));
+        out.push(built(format!("{prefix}b-{i}"), at(minute), ev));
     }
     out
 }
@@ -566,25 +579,7 @@ async fn round(
     // queue, as the null relay's did.
     let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
     worker.ready().await;
-    let conn = connect(&amqp_url).await;
-    let sink = conn.create_channel().await.expect("channel");
-    sink.queue_declare("bench.outcomes".into(), QueueDeclareOptions::durable(), quorum())
-        .await
-        .expect("sink");
-    sink.queue_bind(
-        "bench.outcomes".into(),
-        "collab.outcomes".into(),
-        "#".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("sink binding");
-    let publisher = conn.create_channel().await.expect("channel");
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
+    let (conn, sink, publisher) = sink_and_publisher(&amqp_url).await;
     let mut db = PgConnection::connect(&database_url).await.expect("database");
     preload(&publisher, "collab.events", setup).await;
     wait_applied(&mut db, setup.len() as i64, None).await;
@@ -660,6 +655,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 async fn bench() {
+    let history = env_usize("BENCH_HISTORY", 0);
+    if history > 0 {
+        aged(history).await;
+        return;
+    }
+    if std::env::var("BENCH_LOCK").is_ok() {
+        lock_share().await;
+        return;
+    }
     let events = env_usize("BENCH_EVENTS", 40_000);
     let rate = env_usize("BENCH_RATE", 200);
     let latency_secs = env_usize("BENCH_LATENCY_SECS", 20);
@@ -840,4 +844,383 @@ async fn rerate(n: usize, batch: usize, prefetch: usize) {
     let _closed = conn.close(200, "done".into()).await;
     worker.stop();
     cleanup(&name);
+}
+
+// ---------------------------------------------------------------------------
+// Aged mode (`BENCH_HISTORY=N`): the drain rate of a fresh backlog on a
+// database that already holds N events of history, against the same
+// backlog on an empty database, in the same run.
+// ---------------------------------------------------------------------------
+
+/// Events of history the worker applies itself (the seed); the rest of the
+/// history is copies of what it wrote, made in SQL.
+const SEED: usize = 20_000;
+
+/// A connection with the outcome sink (a quorum queue bound to every
+/// outcome, as the null relay's) and a confirming publisher channel.
+async fn sink_and_publisher(amqp_url: &str) -> (Connection, Channel, Channel) {
+    let conn = connect(amqp_url).await;
+    let sink = conn.create_channel().await.expect("channel");
+    sink.queue_declare("bench.outcomes".into(), QueueDeclareOptions::durable(), quorum())
+        .await
+        .expect("sink");
+    sink.queue_bind(
+        "bench.outcomes".into(),
+        "collab.outcomes".into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("sink binding");
+    let publisher = conn.create_channel().await.expect("channel");
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    (conn, sink, publisher)
+}
+
+/// Seconds from the first of `ids` applied to the last outcome published.
+async fn drain_secs(db: &mut PgConnection, ids: &[String]) -> f64 {
+    sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM relay_log) - \
+                (SELECT min(received_at) FROM inbox_ids WHERE event_id = ANY($1)))::float8",
+    )
+    .bind(ids)
+    .fetch_one(db)
+    .await
+    .expect("drain window")
+}
+
+/// A vhost and database with the set-up applied by the worker, stopped.
+async fn prepared(name: &str, setup: &[(String, Vec<u8>)], batch: usize, prefetch: usize) -> (String, String) {
+    rabbitmqctl(&["add_vhost", name]);
+    rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]);
+    let amqp_url = format!("{AMQP}/{name}");
+    let database_url = format!("{PG}/{name}");
+    let worker = Worker::start(&database_url, &amqp_url, batch, prefetch);
+    worker.ready().await;
+    let (conn, sink, publisher) = sink_and_publisher(&amqp_url).await;
+    let mut db = PgConnection::connect(&database_url).await.expect("database");
+    preload(&publisher, "collab.events", setup).await;
+    wait_applied(&mut db, setup.len() as i64, None).await;
+    worker.stop();
+    // The outcomes are not read: purged so the broker does not carry them.
+    let _purged = sink.queue_purge("bench.outcomes".into(), Default::default()).await;
+    let _closed = conn.close(200, "done".into()).await;
+    (amqp_url, database_url)
+}
+
+/// Applied so far, counted without scanning (the inbox's identity sequence).
+async fn applied_so_far(db: &mut PgConnection) -> i64 {
+    count(db, "SELECT last_value FROM inbox_seq_seq").await
+}
+
+/// Preloads `work`, starts the worker, waits until it is applied and its
+/// outcomes published: events/s from the first of them applied to the last
+/// outcome published (PostgreSQL timestamps), and the worker's CPU share.
+async fn drain(
+    amqp_url: &str,
+    database_url: &str,
+    work: &[(String, Vec<u8>)],
+    batch: usize,
+    prefetch: usize,
+) -> (f64, [f64; 3], f64) {
+    let mut db = PgConnection::connect(database_url).await.expect("database");
+    let before = applied_so_far(&mut db).await;
+    let (conn, _sink, publisher) = sink_and_publisher(amqp_url).await;
+    preload(&publisher, "collab.events", work).await;
+    let cpu_before = cpu_seconds();
+    let worker = Worker::start(database_url, amqp_url, batch, prefetch);
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    loop {
+        if applied_so_far(&mut db).await >= before + work.len() as i64
+            && count(&mut db, "SELECT count(*) FROM outbox_unpublished").await == 0
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "drain did not finish");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let cpu_after = cpu_seconds();
+    worker.stop();
+    let first_ids: Vec<String> = work
+        .iter()
+        .take(2_000)
+        .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_owned))
+        .collect();
+    let secs = drain_secs(&mut db, &first_ids).await;
+    let _closed = conn.close(200, "done".into()).await;
+    let cpu = [0, 1, 2].map(|i| cpu_after[i] - cpu_before[i]);
+    (work.len() as f64 / secs, cpu, secs)
+}
+
+/// Makes the history: `copies` copies of what the worker wrote for the
+/// seed (ids prefixed `h0`), with their ids renamed `h1`, `h2`, … and their
+/// business times moved back a day per copy (history happened before the
+/// backlog: a late join's O9 sweep must not find the history's orders
+/// "after" it) —
+/// inbox rows and their dedup ids, order and content documents, outbox rows
+/// (published) and relay log rows — spread over the 29 days before the
+/// database was created, in daily partitions, as 29 days of retention would
+/// leave them.
+async fn grow_history(db: &mut PgConnection, copies: usize) {
+    let sql = format!(
+        r#"
+DO $$
+DECLARE
+    t text;
+    hi timestamptz;
+    lo timestamptz;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['inbox', 'outbox'] LOOP
+        SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''(.*)''\)'))[1]::timestamptz INTO hi
+            FROM pg_class c WHERE c.relname = t || '_legacy';
+        EXECUTE format('DROP TABLE %I', t || '_legacy');
+        lo := date_trunc('day', hi) - interval '29 days';
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (MINVALUE) TO (%L)', t || '_legacy', t, lo);
+        WHILE lo < hi LOOP
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                t || '_h' || to_char(lo, 'YYYYMMDD'), t, lo, least(lo + interval '1 day', hi));
+            lo := lo + interval '1 day';
+        END LOOP;
+    END LOOP;
+END $$;
+CREATE TEMP TABLE copies AS
+    SELECT k, date_trunc('day', now()) - interval '29 days' + (k - 1) * (interval '29 days' / {copies}) AS at,
+           ({copies} - k) * interval '1 day' AS back
+    FROM generate_series(1, {copies} - 1) k;
+INSERT INTO inbox (event_id, type, source, event_time, received_at, outcomes, body)
+    SELECT 'h' || k || substr(i.event_id, 3), i.type, i.source, i.event_time - c.back, c.at + (i.seq % 1000) * interval '1 ms',
+           i.outcomes, regexp_replace(i.body, '"h0([bov])-', '"h' || k || '\1-', 'g')
+    FROM copies c, inbox i WHERE i.event_id LIKE 'h0%' ORDER BY k, i.seq;
+INSERT INTO inbox_ids (event_id, received_at)
+    SELECT 'h' || k || substr(i.event_id, 3), c.at FROM copies c, inbox_ids i WHERE i.event_id LIKE 'h0%';
+INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at, updated_at)
+    SELECT s.kind, 'h' || k || substr(s.key, 3), regexp_replace(s.body, '"h0([bov])-', '"h' || k || '\1-', 'g'),
+           s.campaign_id, s.creator_id, s.product_id, s.pending, s.due_at, s.occurred_at - c.back, c.at
+    FROM copies c, state s WHERE s.key LIKE 'h0%' AND s.kind <> 'timer' ORDER BY k;
+CREATE TEMP TABLE first_copy AS SELECT COALESCE(max(seq), 0) AS seq FROM outbox;
+INSERT INTO outbox (id, type, causation_id, body, created_at)
+    SELECT gen_random_uuid(), o.type, 'h' || k || substr(o.causation_id, 3),
+           regexp_replace(o.body, '"h0([bov])-', '"h' || k || '\1-', 'g'), c.at + (o.seq % 1000) * interval '1 ms'
+    FROM copies c, outbox o WHERE o.causation_id LIKE 'h0%' ORDER BY k, o.seq;
+INSERT INTO relay_log (first_seq, last_seq, published_at)
+    SELECT s, least(s + 999, (SELECT max(seq) FROM outbox)), now() - interval '1 day'
+    FROM generate_series((SELECT seq + 1 FROM first_copy), (SELECT max(seq) FROM outbox), 1000) s;
+UPDATE relay_cursor SET published_seq = (SELECT max(seq) FROM outbox);
+"#
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *db)
+        .await
+        .expect("history");
+    // Months of running would have vacuumed and analysed them.
+    for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
+        sqlx::raw_sql(statement).execute(&mut *db).await.expect("vacuum");
+    }
+}
+
+/// Bytes of each table of the pipeline (partitions and indexes included).
+async fn table_sizes(db: &mut PgConnection) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT t, CASE WHEN (SELECT relkind FROM pg_class WHERE oid = t::regclass) = 'p' \
+                   THEN (SELECT sum(pg_total_relation_size(relid))::int8 FROM pg_partition_tree(t::regclass)) \
+                   ELSE pg_total_relation_size(t::regclass) END \
+         FROM unnest(ARRAY['inbox', 'inbox_ids', 'state', 'outbox', 'relay_log']) t",
+    )
+    .fetch_all(db)
+    .await
+    .expect("sizes")
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
+}
+
+async fn aged(history: usize) {
+    let events = env_usize("BENCH_EVENTS", 30_000);
+    let rounds = env_usize("BENCH_ROUNDS", 3).max(1);
+    let batch = env_usize("BENCH_BATCH", 500);
+    let prefetch = env_usize("BENCH_PREFETCH", 1000);
+    let copies = (history / SEED).max(1);
+    // The "fresh" database gets the seed too: the same live campaigns and
+    // participations as the aged one, without the copied history — what
+    // the history's size alone costs.
+    let seeded_fresh = std::env::var("BENCH_FRESH_SEED").is_ok();
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!(
+        "collab-worker aged benchmark — {cpus} CPUs, history {} events ({SEED} applied by the worker, {} copies in SQL), backlog {events}, batch {batch}, prefetch {prefetch}, {rounds} rounds",
+        copies * SEED,
+        copies - 1
+    );
+    let setup = setup_events();
+    let base = format!("bench_{}", std::process::id());
+
+    // The aged database: set-up and seed applied by the worker, then copies.
+    let aged_name = format!("{base}_aged");
+    let (aged_amqp, aged_db) = prepared(&aged_name, &setup, batch, prefetch).await;
+    let seed = backlog_with(SEED, "h0");
+    let (seed_rate, _, _) = drain(&aged_amqp, &aged_db, &seed, batch, prefetch).await;
+    let mut db = PgConnection::connect(&aged_db).await.expect("database");
+    let started = Instant::now();
+    grow_history(&mut db, copies).await;
+    println!(
+        "history: seed drained at {seed_rate:.0} events/s; {} copies made in {:.0} s",
+        copies - 1,
+        started.elapsed().as_secs_f64()
+    );
+    let sizes = table_sizes(&mut db).await;
+    let total: i64 = sizes.iter().map(|(_, b)| b).sum();
+    let stored = (copies * SEED + setup.len()) as f64;
+    println!(
+        "table sizes with the history: {} — total {:.0} MiB, {:.0} bytes per event",
+        sizes
+            .iter()
+            .map(|(t, b)| format!("{t} {:.0} MiB", mib(*b)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        mib(total),
+        total as f64 / stored
+    );
+    let settings: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name IN \
+         ('shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', \
+          'wal_level', 'max_wal_size', 'checkpoint_timeout', 'random_page_cost', 'autovacuum', 'jit', 'fsync') ORDER BY name",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("settings");
+    println!(
+        "PostgreSQL settings: {}",
+        settings
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let (mut fresh_rates, mut aged_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let work = backlog_with(events, &format!("r{round}"));
+        let fresh_name = format!("{base}_fresh{round}");
+        let (fresh_amqp, fresh_db) = prepared(&fresh_name, &setup, batch, prefetch).await;
+        if seeded_fresh {
+            let _seeded = drain(&fresh_amqp, &fresh_db, &seed, batch, prefetch).await;
+        }
+        let (fresh, fresh_cpu, _) = drain(&fresh_amqp, &fresh_db, &work, batch, prefetch).await;
+        cleanup(&fresh_name);
+        let (aged, aged_cpu, aged_secs) = drain(&aged_amqp, &aged_db, &work, batch, prefetch).await;
+        println!(
+            "round {round}: fresh {fresh:>6.0} events/s, aged {aged:>6.0} events/s, aged/fresh {:.2} \
+             (PostgreSQL CPU per event {:.0} µs fresh, {:.0} µs aged; worker {:.0} µs, {:.0} µs; aged drain {aged_secs:.1} s)",
+            aged / fresh,
+            fresh_cpu[1] / events as f64 * 1e6,
+            aged_cpu[1] / events as f64 * 1e6,
+            fresh_cpu[2] / events as f64 * 1e6,
+            aged_cpu[2] / events as f64 * 1e6,
+        );
+        fresh_rates.push(fresh);
+        aged_rates.push(aged);
+        ratios.push(aged / fresh);
+    }
+    println!(
+        "median: fresh {:.0} events/s, aged {:.0} events/s, aged/fresh {:.2} (median of {rounds} rounds)",
+        median(fresh_rates),
+        median(aged_rates),
+        median(ratios)
+    );
+    let sizes = table_sizes(&mut db).await;
+    println!(
+        "table sizes after the rounds: {}",
+        sizes
+            .iter()
+            .map(|(t, b)| format!("{t} {:.0} MiB", mib(*b)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    drop(db);
+    cleanup(&aged_name);
+}
+
+// ---------------------------------------------------------------------------
+// Apply-lock mode (`BENCH_LOCK=1`): how much of a drain the apply lock (the
+// `apply_version` row) is held and waited for, with 1 and 3 worker processes.
+// ---------------------------------------------------------------------------
+
+/// Samples `pg_stat_activity` of one database until `done` says so: the
+/// share of samples in which an apply transaction holds the lock (a backend
+/// with a transaction id, not waiting, not the relay), in which at least one
+/// waits for it, and the mean number waiting.
+async fn sample_lock(database_url: String, stop: Arc<std::sync::atomic::AtomicBool>) -> (f64, f64, f64, usize) {
+    let mut db = PgConnection::connect(&database_url).await.expect("database");
+    let name = database_url.rsplit('/').next().unwrap_or_default().to_owned();
+    let (mut held, mut waited, mut waiters, mut n) = (0usize, 0usize, 0usize, 0usize);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let (holding, waiting): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE backend_xid IS NOT NULL AND wait_event_type IS DISTINCT FROM 'Lock' \
+                                     AND query NOT LIKE '%relay%' AND query NOT LIKE 'SELECT seq, id, type%'), \
+                    count(*) FILTER (WHERE wait_event_type = 'Lock' AND query LIKE '%apply_version%') \
+             FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .fetch_one(&mut db)
+        .await
+        .expect("sample");
+        n += 1;
+        held += usize::from(holding > 0);
+        waited += usize::from(waiting > 0);
+        waiters += waiting as usize;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let share = |k: usize| k as f64 / n.max(1) as f64;
+    (share(held), share(waited), waiters as f64 / n.max(1) as f64, n)
+}
+
+async fn lock_share() {
+    let events = env_usize("BENCH_EVENTS", 30_000);
+    let batch = env_usize("BENCH_BATCH", 500);
+    let prefetch = env_usize("BENCH_PREFETCH", 1000);
+    let setup = setup_events();
+    let work = backlog(events);
+    println!("collab-worker apply-lock benchmark — backlog {events}, batch {batch}, prefetch {prefetch}");
+    for replicas in [1usize, 3] {
+        let name = format!("bench_{}_lock{replicas}", std::process::id());
+        let (amqp_url, database_url) = prepared(&name, &setup, batch, prefetch).await;
+        let mut db = PgConnection::connect(&database_url).await.expect("database");
+        let before = applied_so_far(&mut db).await;
+        let (conn, _sink, publisher) = sink_and_publisher(&amqp_url).await;
+        preload(&publisher, "collab.events", &work).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = tokio::spawn(sample_lock(database_url.clone(), stop.clone()));
+        let workers: Vec<Worker> = (0..replicas)
+            .map(|_| Worker::start(&database_url, &amqp_url, batch, prefetch))
+            .collect();
+        let started = Instant::now();
+        while !(applied_so_far(&mut db).await >= before + work.len() as i64
+            && count(&mut db, "SELECT count(*) FROM outbox_unpublished").await == 0)
+        {
+            assert!(started.elapsed() < Duration::from_secs(3600), "drain did not finish");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (held, waited, mean_waiting, samples) = sampler.await.expect("sampler");
+        for w in workers {
+            w.stop();
+        }
+        let first: Vec<String> = (1..2_000).map(|i| format!("b-{i}")).collect();
+        let secs = drain_secs(&mut db, &first).await;
+        println!(
+            "{replicas} replica(s): {:.0} events/s; apply lock held in {:.0} % of {samples} samples, \
+             waited for in {:.0} % (mean {mean_waiting:.2} transactions waiting)",
+            work.len() as f64 / secs,
+            held * 100.0,
+            waited * 100.0
+        );
+        let _closed = conn.close(200, "done".into()).await;
+        drop(db);
+        cleanup(&name);
+    }
 }

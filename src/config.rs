@@ -27,6 +27,9 @@ pub struct Settings {
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
     pub rules: RuleSettings,
+    pub inbox: WindowSettings,
+    pub outbox: WindowSettings,
+    pub retention: RetentionSettings,
 }
 
 /// TLS to the broker beyond the URL's `amqps://` (PEM files; the files are
@@ -134,6 +137,44 @@ pub struct RuleSettings {
     pub challenge_finalization_lag_secs: i64,
 }
 
+/// How long rows are kept (contract §1 retention): `inbox.retention_days`
+/// is the deduplication window, `outbox.retention_days` that of published
+/// outcomes. Fractional days are accepted (tests use seconds).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSettings {
+    pub retention_days: f64,
+}
+
+impl WindowSettings {
+    pub fn window(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds((self.retention_days * 86_400_000.0) as i64)
+    }
+}
+
+/// How the retention task cuts and maintains the inbox and outbox.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// The time span of one partition (s).
+    pub partition_secs: u64,
+    /// Partitions kept created ahead of the clock.
+    pub partitions_ahead: i32,
+    /// How often a maintenance round runs (s).
+    pub interval_secs: f64,
+}
+
+impl Settings {
+    pub fn retention_policy(&self) -> crate::store::retention::Policy {
+        crate::store::retention::Policy {
+            inbox_window: self.inbox.window(),
+            outbox_window: self.outbox.window(),
+            partition_width: chrono::Duration::seconds(i64::try_from(self.retention.partition_secs).unwrap_or(86_400)),
+            partitions_ahead: self.retention.partitions_ahead,
+        }
+    }
+}
+
 impl RuleSettings {
     pub fn to_rules(&self) -> crate::domain::Rules {
         crate::domain::Rules {
@@ -163,6 +204,26 @@ impl Settings {
     /// comes with its key, and TLS files are set only for an `amqps://` URL
     /// (they would be silently unused otherwise).
     pub fn check(&self) -> Result<(), String> {
+        for (name, days) in [
+            ("inbox.retention_days", self.inbox.retention_days),
+            ("outbox.retention_days", self.outbox.retention_days),
+        ] {
+            if !days.is_finite() || days <= 0.0 {
+                return Err(format!("{name} must be a positive number of days, not {days}"));
+            }
+        }
+        let retention = &self.retention;
+        if retention.partition_secs == 0
+            || retention.partitions_ahead < 1
+            || retention.interval_secs.is_nan()
+            || retention.interval_secs <= 0.0
+        {
+            return Err("retention: partition_secs, partitions_ahead and interval_secs must be positive".into());
+        }
+        // Rounds must come before the partitions made ahead run out.
+        if retention.interval_secs >= (retention.partition_secs as f64) * f64::from(retention.partitions_ahead) {
+            return Err("retention.interval_secs must be shorter than partition_secs × partitions_ahead".into());
+        }
         let [_, (_, cert), (_, key)] = self.amqp_tls.files();
         if cert.is_some() != key.is_some() {
             return Err("amqp_tls.cert_file and amqp_tls.key_file are set together or not at all".into());

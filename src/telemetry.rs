@@ -133,6 +133,11 @@ pub fn starting(settings: &Settings) {
         relay.batch_size = settings.relay.batch_size,
         relay.poll_interval_ms = settings.relay.poll_interval_ms,
         rules.challenge_finalization_lag_secs = settings.rules.challenge_finalization_lag_secs,
+        inbox.retention_days = settings.inbox.retention_days,
+        outbox.retention_days = settings.outbox.retention_days,
+        retention.partition_secs = settings.retention.partition_secs,
+        retention.partitions_ahead = settings.retention.partitions_ahead,
+        retention.interval_secs = settings.retention.interval_secs,
         "starting"
     );
 }

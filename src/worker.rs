@@ -124,6 +124,25 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     let Some(pool) = pool else {
         return finish(server).await;
     };
+    // Partitions for what this process will store exist before it applies
+    // anything (every replica waits for the round in progress, if any).
+    let policy = settings.retention_policy();
+    let prepared = until_available(
+        "PostgreSQL (retention)",
+        amqp::consumer::retry_schedule().with_min_delay(Duration::from_millis(250)),
+        || store::retention::run_once(&settings.database_url, &policy, true),
+        &mut stop,
+    )
+    .await;
+    if prepared.is_none() {
+        return finish(server).await;
+    }
+    tokio::spawn(retention(
+        settings.database_url.clone(),
+        policy,
+        Duration::from_secs_f64(settings.retention.interval_secs),
+        stop_rx.clone(),
+    ));
     health.migrated.store(true, Ordering::SeqCst);
     api.connected(&settings.database_url);
     let pipeline = Pipeline::new(
@@ -239,6 +258,43 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     }
     pool.close().await;
     finish(server).await
+}
+
+/// Retention maintenance every `interval` until shutdown: the round of
+/// whichever replica takes the advisory lock first; the others skip it.
+async fn retention(
+    database_url: String,
+    policy: store::retention::Policy,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match store::retention::run_once(&database_url, &policy, false).await {
+            Ok(Some(round)) => {
+                if !round.created.is_empty() || !round.dropped.is_empty() || round.ids_deleted > 0 {
+                    tracing::info!(
+                        created = ?round.created,
+                        dropped = ?round.dropped,
+                        ids_deleted = round.ids_deleted,
+                        default_rows_deleted = round.default_rows_deleted,
+                        "retention round"
+                    );
+                }
+                if !round.kept_unpublished.is_empty() {
+                    tracing::warn!(
+                        kept = ?round.kept_unpublished,
+                        "expired outbox partitions kept: they hold unpublished outcomes"
+                    );
+                }
+            }
+            Ok(None) => tracing::debug!("retention round skipped: another process holds it"),
+            Err(error) => tracing::warn!(%error, "retention round failed; retried at the next"),
+        }
+    }
 }
 
 async fn finish(server: tokio::task::JoinHandle<std::io::Result<()>>) -> anyhow::Result<()> {

@@ -41,6 +41,8 @@ WITH bumped AS (
     HAVING sum(dn) <> 0 OR sum(da) <> 0
     ON CONFLICT (creator_id, seller_id, currency)
         DO UPDATE SET n = p.n + EXCLUDED.n, amount = p.amount + EXCLUDED.amount
+), inbox_keys AS (
+    INSERT INTO inbox_ids (event_id, received_at) SELECT UNNEST($1::text[]), now()
 ), upserted AS (
     INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at,
                        seller_id, currency, pending_amount)

@@ -1,5 +1,6 @@
 //! The inbox: which events were applied (deduplication on the CloudEvent
-//! `id`), with their bodies.
+//! `id`, by `inbox_ids`, whose key is the id alone), with their bodies (the
+//! `inbox` table, partitioned by time: see [`super::retention`]).
 
 use std::collections::HashSet;
 
@@ -13,7 +14,7 @@ use super::StoreError;
 pub async fn version_and_applied(conn: &mut PgConnection, ids: &[&str]) -> Result<(i64, HashSet<String>), StoreError> {
     let (version, found): (i64, Vec<String>) = sqlx::query_as(
         "SELECT (SELECT version FROM apply_version WHERE id = 1), \
-                ARRAY(SELECT event_id FROM inbox WHERE event_id = ANY($1))",
+                ARRAY(SELECT event_id FROM inbox_ids WHERE event_id = ANY($1))",
     )
     .bind(ids)
     .fetch_one(conn)

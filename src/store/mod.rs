@@ -8,6 +8,7 @@ pub mod commit;
 pub mod dead_letters;
 pub mod inbox;
 pub mod outbox;
+pub mod retention;
 pub mod state;
 
 use std::str::FromStr;

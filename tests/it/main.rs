@@ -18,6 +18,7 @@ mod ops;
 mod parking;
 mod participation;
 mod pipeline;
+mod retention;
 mod scale;
 mod tls;
 mod tracing;
