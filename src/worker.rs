@@ -24,7 +24,9 @@ use crate::amqp::session::{Activity, Session, Watchdog, lost_reason};
 use crate::config::Settings;
 use crate::http::{self, Health};
 use crate::pipeline::Pipeline;
-use crate::telemetry::failures::{BrokerCloseFailed, ConnectRetry, Dependency, RelayFailed, RelayFailure};
+use crate::telemetry::failures::{
+    BrokerCloseFailed, ConnectRetry, Dependency, ExpiredOutboxKept, RelayFailed, RelayFailure, RetentionFailed,
+};
 use crate::telemetry::{BrokerSessionLost, InternalEvent};
 use crate::{store, telemetry};
 
@@ -128,7 +130,7 @@ pub async fn run_until(settings: Settings, stop_rx: watch::Receiver<bool>, healt
     // anything (every replica waits for the round in progress, if any).
     let policy = settings.retention_policy();
     let prepared = until_available(
-        "PostgreSQL (retention)",
+        Dependency::PostgreSql,
         amqp::consumer::retry_schedule().with_min_delay(Duration::from_millis(250)),
         || store::retention::run_once(&settings.database_url, &policy, true),
         &mut stop,
@@ -285,14 +287,17 @@ async fn retention(
                     );
                 }
                 if !round.kept_unpublished.is_empty() {
-                    tracing::warn!(
-                        kept = ?round.kept_unpublished,
-                        "expired outbox partitions kept: they hold unpublished outcomes"
-                    );
+                    ExpiredOutboxKept {
+                        partitions: &round.kept_unpublished,
+                    }
+                    .emit();
                 }
             }
             Ok(None) => tracing::debug!("retention round skipped: another process holds it"),
-            Err(error) => tracing::warn!(%error, "retention round failed; retried at the next"),
+            Err(error) => RetentionFailed {
+                error: &error.to_string(),
+            }
+            .emit(),
         }
     }
 }

@@ -203,3 +203,26 @@ impl InternalEvent for DeadLetterQueueUnprotected<'_> {
         );
     }
 }
+
+/// A retention round failed (the next round tries again).
+pub struct RetentionFailed<'a> {
+    pub error: &'a str,
+}
+
+impl InternalEvent for RetentionFailed<'_> {
+    fn emit(self) {
+        tracing::warn!(error = self.error, "retention round failed; retried at the next");
+    }
+}
+
+/// Expired outbox partitions kept because they still hold unpublished
+/// outcomes (the relay is behind; they go once published).
+pub struct ExpiredOutboxKept<'a> {
+    pub partitions: &'a [String],
+}
+
+impl InternalEvent for ExpiredOutboxKept<'_> {
+    fn emit(self) {
+        tracing::warn!(kept = ?self.partitions, "expired outbox partitions kept: they hold unpublished outcomes");
+    }
+}
