@@ -1,6 +1,6 @@
 //! Retention (contract §1): the inbox and the outbox are partitioned by the
 //! time the worker stored each row (migration
-//! `20261206200000_retention_partitions.sql`); this module keeps partitions
+//! `20261206210000_retention_partitions.sql`); this module keeps partitions
 //! ahead of the clock and drops those whose rows all left their window.
 //!
 //! One process at a time does it, under a PostgreSQL advisory lock held by
