@@ -26,10 +26,16 @@ WITH bumped AS (
     INSERT INTO creator_pending AS p (creator_id, seller_id, currency, n, amount)
     SELECT creator_id, seller_id, currency, sum(dn), sum(da) FROM (
         SELECT s.creator_id, s.seller_id, s.currency, -1 AS dn, -s.pending_amount AS da
-        FROM state s JOIN (
+        FROM (
             SELECT * FROM UNNEST($7::text[], $8::text[]) UNION ALL SELECT * FROM UNNEST($15::text[], $16::text[])
-        ) AS c(kind, key) ON s.kind = c.kind AND s.key = c.key
-        WHERE c.kind = 'order' AND s.pending
+        ) AS c(kind, key)
+        -- LATERAL: one primary-key lookup per changed order, whatever the
+        -- table's size (a plain join was planned as a scan of all of it for
+        -- small batches).
+        CROSS JOIN LATERAL (
+            SELECT * FROM state WHERE kind = c.kind AND key = c.key AND pending
+        ) AS s
+        WHERE c.kind = 'order'
         UNION ALL
         SELECT creator_id, seller_id, currency, 1, amount
         FROM UNNEST($7::text[], $11::text[], $23::text[], $24::text[], $25::text[]::numeric[], $13::bool[])
