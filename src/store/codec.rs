@@ -105,22 +105,7 @@ macro_rules! codec {
     };
 }
 
-codec! {
-    Product: "product" => ProductId,
-    Creator: "creator" => CreatorId,
-    Order: "order" => OrderId,
-    Content: "content" => ContentId,
-    Pair: "pair" => (SellerId, CreatorId),
-    Seller: "seller" => SellerId,
-    Campaign: "campaign" => CampaignId,
-    Participation: "participation" => (CampaignId, CreatorId),
-    Sample: "sample" => RequestId,
-    Refundable: "refundable" => RefundableId,
-    Dispute: "dispute" => DisputeId,
-    Clock: "clock" => (),
-    Timer: "timer" => TimerKey,
-    Submission: "submission" => CampaignId,
-}
+crate::domain::model::for_each_aggregate!(codec);
 
 /// Columns the store indexes so that a [`Query`] can find aggregates by
 /// something other than their id. They must agree with

@@ -147,22 +147,31 @@ macro_rules! aggregates {
     };
 }
 
-aggregates! {
-    Product: "product" => ProductId,
-    Creator: "creator" => CreatorId,
-    Order: "order" => OrderId,
-    Content: "content" => ContentId,
-    Pair: "pair" => (SellerId, CreatorId),
-    Seller: "seller" => SellerId,
-    Campaign: "campaign" => CampaignId,
-    Participation: "participation" => (CampaignId, CreatorId),
-    Sample: "sample" => RequestId,
-    Refundable: "refundable" => RefundableId,
-    Dispute: "dispute" => DisputeId,
-    Clock: "clock" => (),
-    Timer: "timer" => TimerKey,
-    Submission: "submission" => CampaignId,
+/// Every aggregate: its type, its storage kind and its id. One list, which
+/// the model (`aggregates!`) and the storage codec (`store::codec`) expand.
+macro_rules! for_each_aggregate {
+    ($then:ident) => {
+        $then! {
+            Product: "product" => ProductId,
+            Creator: "creator" => CreatorId,
+            Order: "order" => OrderId,
+            Content: "content" => ContentId,
+            Pair: "pair" => (SellerId, CreatorId),
+            Seller: "seller" => SellerId,
+            Campaign: "campaign" => CampaignId,
+            Participation: "participation" => (CampaignId, CreatorId),
+            Sample: "sample" => RequestId,
+            Refundable: "refundable" => RefundableId,
+            Dispute: "dispute" => DisputeId,
+            Clock: "clock" => (),
+            Timer: "timer" => TimerKey,
+            Submission: "submission" => CampaignId,
+        }
+    };
 }
+pub(crate) use for_each_aggregate;
+
+for_each_aggregate!(aggregates);
 
 macro_rules! fresh {
     ($($agg:ident),*) => {$(
