@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Row};
 
 use crate::domain::model::{
-    Aggregate, Campaign, CampaignPlan, CommissionState, Creator, Doc, Key, Order, Pair, Participation, Submission,
+    Aggregate, Campaign, CampaignPlan, CommissionState, Creator, Doc, Key, Order, Pair, Participation, RateRecord,
+    Submission,
 };
 use crate::store::{StoreError, codec, dead_letters};
 use crate::wire::values::{CampaignId, CreatorId, OrderId, SellerId};
@@ -194,8 +195,8 @@ async fn order(pool: &PgPool, id: &str) -> Result<Option<Value>, ExplainError> {
         "settled_at": order.settled_at,
         "facts_waiting": order.early_facts.len(),
         "commission": commission,
-        "decision": order.decisions.last().map(to_json),
-        "decisions": to_json(&order.decisions),
+        "decision": order.decisions.last().map(|d| to_json(&d.expanded())),
+        "decisions": to_json(&order.decisions.iter().map(RateRecord::expanded).collect::<Vec<_>>()),
         "life": to_json(&order.life),
     })))
 }

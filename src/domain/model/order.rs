@@ -62,6 +62,35 @@ pub struct Fact {
     pub joined_at: Option<Time>,
 }
 
+impl Step {
+    /// O2's step `n` when it says nothing beyond its number: steps 1–6 did
+    /// not hold, step 7 ("none") always holds; no fact, not decisive.
+    fn plain(n: u8) -> Option<Step> {
+        let rule = match n {
+            1 => RateSource::PlatformBlocked,
+            2 => RateSource::ConnectionPaused,
+            3 => RateSource::Campaign,
+            4 => RateSource::Partnership,
+            5 => RateSource::Demoted,
+            6 => RateSource::OpenCollab,
+            7 => RateSource::None,
+            _ => return None,
+        };
+        Some(Step {
+            step: n,
+            rule,
+            holds: n == 7,
+            decisive: false,
+            fact: None,
+            campaigns: Vec::new(),
+        })
+    }
+
+    fn is_plain(&self) -> bool {
+        Step::plain(self.step).as_ref() == Some(self)
+    }
+}
+
 impl Fact {
     pub fn new(kind: &str, id: Option<String>, time: Option<Time>) -> Self {
         Self {
@@ -111,6 +140,33 @@ pub struct RateRecord {
     pub campaign_id: Option<CampaignId>,
     pub steps: Vec<Step>,
     pub shop_ads: ShopAdsWhy,
+}
+
+impl RateRecord {
+    /// The record as an order keeps it: without the steps that say nothing
+    /// beyond their number (usually five of the seven). Orders are the bulk
+    /// of the state and every change writes the whole document again; the
+    /// plain steps were a third of it.
+    pub fn compact(mut self) -> Self {
+        self.steps.retain(|s| !s.is_plain());
+        self
+    }
+
+    /// The record with all seven steps of O2, as evaluated: what
+    /// [`RateRecord::compact`] left out put back in its place.
+    pub fn expanded(&self) -> RateRecord {
+        let mut steps = Vec::with_capacity(7);
+        let mut kept = self.steps.iter().peekable();
+        for n in 1..=7 {
+            match kept.peek() {
+                Some(s) if s.step == n => steps.extend(kept.next().cloned()),
+                _ => steps.extend(Step::plain(n)),
+            }
+        }
+        // Anything out of the numbering (not written by O2) stays as it was.
+        steps.extend(kept.cloned());
+        RateRecord { steps, ..self.clone() }
+    }
 }
 
 /// One transition of a commission's life, with the event that caused it.
@@ -277,7 +333,7 @@ impl Order {
     /// Records an O2/O4 decision and, for the first one, the accrual.
     pub fn record_decision(&mut self, decision: RateRecord, out: &impl Emit) {
         let first = self.decisions.is_empty();
-        self.decisions.push(decision);
+        self.decisions.push(decision.compact());
         if first {
             self.record("accrued", None, None, out);
         }
@@ -631,4 +687,48 @@ pub struct PostedContent {
     pub content_type: ContentType,
     pub product_ids: Vec<ProductId>,
     pub ads_authorized: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pattern O2 can produce (each step holding or not, with or
+    /// without a fact, the first that holds decisive) survives being stored
+    /// compactly and read back whole.
+    #[test]
+    fn a_compact_record_expands_to_the_steps_as_evaluated() {
+        let time = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        for pattern in 0u32..(1 << 12) {
+            let mut steps: Vec<Step> = (1..=7u8)
+                .filter_map(Step::plain)
+                .map(|mut s| {
+                    if s.step < 7 {
+                        s.holds = pattern & (1 << (s.step - 1)) != 0;
+                    }
+                    if s.step < 7 && pattern & (1 << (s.step + 5)) != 0 {
+                        s.fact = Some(Fact::new("violation", None, Some(time)));
+                    }
+                    s
+                })
+                .collect();
+            let decisive = steps.iter().position(|s| s.holds).unwrap_or(6);
+            steps[decisive].decisive = true;
+            let record = RateRecord {
+                event_id: EventId::from("e"),
+                decided_at: time,
+                rate: Rate::ZERO,
+                source: steps[decisive].rule,
+                campaign_id: None,
+                steps,
+                shop_ads: ShopAdsWhy {
+                    rate: Rate::ZERO,
+                    from: "none".into(),
+                },
+            };
+            let compact = record.clone().compact();
+            assert!(compact.steps.len() <= record.steps.len());
+            assert_eq!(compact.expanded(), record, "pattern {pattern:#b}");
+        }
+    }
 }
