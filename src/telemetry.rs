@@ -200,7 +200,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "Events the database refused, waiting in the retry queues for their next attempt (all workers)."
     );
     describe_gauge!("collab_outbox_lag_seconds", "Age of the oldest unpublished outcome.");
-    describe_gauge!("collab_outbox_pending", "Unpublished outcomes.");
+    describe_gauge!(
+        "collab_outbox_pending",
+        "Unpublished outcomes (outbox sequence numbers past the relay cursor).",
+    );
     describe_gauge!(
         "collab_consumer_prefetch",
         "Consumer prefetch (unacknowledged deliveries allowed)."
