@@ -118,14 +118,16 @@ pub fn delivered(ws: &mut Workspace<'_>, e: &SampleProgress) {
 }
 
 /// Reads: the refundable sample, its campaign, the creator, and the
-/// creator's orders of the product.
+/// creator's orders of the product paid since the purchase (orders before
+/// the window never count, and history must not grow the read).
 pub fn refundable_purchased_reads(plan: &mut Plan<'_>, e: &SampleRefundablePurchased) {
     plan.read::<Refundable>(&e.refundable_id);
     plan.read::<Campaign>(&e.campaign_id);
     plan.read::<Creator>(&e.creator_id);
-    plan.query::<Order>(Query::OrdersOfCreatorProduct(
+    plan.query::<Order>(Query::OrdersOfCreatorProductSince(
         e.creator_id.clone(),
         e.product_id.clone(),
+        plan.now(),
     ));
 }
 
@@ -157,9 +159,10 @@ pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchase
         status: RefundableStatus::Open,
         units: Default::default(),
     };
-    let sold = ws.query::<Order>(&Query::OrdersOfCreatorProduct(
+    let sold = ws.query::<Order>(&Query::OrdersOfCreatorProductSince(
         e.creator_id.clone(),
         e.product_id.clone(),
+        start,
     ));
     for order in &sold {
         count(&mut refundable, order);

@@ -171,9 +171,13 @@ pub fn query_condition(query: &Query) -> (&'static str, Vec<QueryParam>) {
             "kind = 'order' AND pending AND creator_id = {1}",
             vec![Text(creator.as_str().to_owned())],
         ),
-        Query::OrdersOfCreatorProduct(creator, product) => (
-            "kind = 'order' AND creator_id = {1} AND product_id = {2}",
-            vec![Text(creator.as_str().to_owned()), Text(product.as_str().to_owned())],
+        Query::OrdersOfCreatorProductSince(creator, product, since) => (
+            "kind = 'order' AND creator_id = {1} AND occurred_at >= {2} AND product_id = {3}",
+            vec![
+                Text(creator.as_str().to_owned()),
+                Time(*since),
+                Text(product.as_str().to_owned()),
+            ],
         ),
         Query::ParticipationsOf(campaign) => (
             "kind = 'participation' AND campaign_id = {1}",
@@ -331,7 +335,16 @@ mod tests {
         }
         let queries = [
             Query::PendingOrdersOf(CreatorId::from("c1")),
-            Query::OrdersOfCreatorProduct(CreatorId::from("c1"), ProductId::from("p1")),
+            Query::OrdersOfCreatorProductSince(
+                CreatorId::from("c1"),
+                ProductId::from("p1"),
+                DateTime::<Utc>::UNIX_EPOCH,
+            ),
+            Query::OrdersOfCreatorProductSince(
+                CreatorId::from("c1"),
+                ProductId::from("p1"),
+                DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1),
+            ),
             Query::TimersDue(DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(50)),
             Query::ParticipationsOf(CampaignId::from("k1")),
             Query::PendingOrdersOfCreatorSince(CreatorId::from("c1"), DateTime::<Utc>::UNIX_EPOCH),
@@ -350,9 +363,10 @@ mod tests {
                         Query::PendingOrdersOf(c) => {
                             columns.pending && columns.creator_id.as_deref() == Some(c.as_str())
                         }
-                        Query::OrdersOfCreatorProduct(c, p) => {
+                        Query::OrdersOfCreatorProductSince(c, p, since) => {
                             columns.creator_id.as_deref() == Some(c.as_str())
                                 && columns.product_id.as_deref() == Some(p.as_str())
+                                && columns.occurred_at.is_some_and(|t| t >= *since)
                         }
                         Query::TimersDue(now) => columns.due_at.is_some_and(|d| d <= *now),
                         Query::ParticipationsOf(k) => columns.campaign_id.as_deref() == Some(k.as_str()),
