@@ -28,7 +28,11 @@
 //! `BENCH_EVENTS` (backlog size, default 40 000), `BENCH_ROUNDS` (rounds of 1
 //! and 2, median reported; default 3), `BENCH_RATE` (offered load,
 //! default 200/s), `BENCH_LATENCY_SECS` (default 20), `BENCH_SKIP_LATENCY`,
-//! `BENCH_RERATE` (pending commissions re-rated, default 100 000).
+//! `BENCH_RERATE` (pending commissions re-rated, default 100 000),
+//! `BENCH_PG_OPTS` (appended to the worker's database URL of the drain,
+//! e.g. `?sslmode=disable`), `BENCH_KEEP` (keep vhosts and databases);
+//! aged mode: `BENCH_AGED_DB` (measure on an aged database an earlier run
+//! kept), `BENCH_FRESH_SEED`.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -121,12 +125,14 @@ fn setup_events() -> Vec<(String, Vec<u8>)> {
 /// The measured backlog: joins, content, attributed orders, refunds and
 /// settlements, in a deterministic pseudo-random mix.
 fn backlog(n: usize) -> Vec<(String, Vec<u8>)> {
-    backlog_with(n, "")
+    backlog_with(n, "", 0)
 }
 
 /// The same mix with every event, order and content id prefixed (the aged
-/// mode's history seed and its several measured backlogs must not share ids).
-fn backlog_with(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
+/// mode's history seed and its several measured backlogs must not share ids)
+/// and its business times moved `start` minutes later (each measured backlog
+/// happens after the history it is applied on, as new traffic does).
+fn backlog_with(n: usize, prefix: &str, start: i64) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::with_capacity(n);
     let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move |m: usize| {
@@ -141,7 +147,7 @@ fn backlog_with(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
     let mut i = 0usize;
     while out.len() < n {
         i += 1;
-        let minute = 20 + (i as i64) / 10;
+        let minute = start + 20 + (i as i64) / 10;
         let creator = next(CREATORS);
         let seller = next(SELLERS);
         let roll = next(100);
@@ -408,6 +414,11 @@ fn cpu_seconds() -> [f64; 3] {
     total
 }
 
+/// Outcomes past the relay cursor, read from the ends of the outbox's
+/// indexes (a `count(*)` may scan a day's partition that has no statistics).
+const UNPUBLISHED: &str =
+    "SELECT COALESCE((SELECT max(seq) FROM outbox), 0) - (SELECT published_seq FROM relay_cursor WHERE id = 1)";
+
 async fn count(db: &mut PgConnection, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
 }
@@ -425,7 +436,7 @@ async fn wait_applied(db: &mut PgConnection, expected: i64, worker: Option<&Work
         }
         if applied >= expected
             && count(db, "SELECT count(*) FROM inbox").await >= expected
-            && count(db, "SELECT count(*) FROM outbox_unpublished").await == 0
+            && count(db, UNPUBLISHED).await == 0
         {
             return samples;
         }
@@ -568,7 +579,7 @@ async fn round(
     rabbitmqctl(&["add_vhost", &name]);
     rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
     let amqp_url = format!("{AMQP}/{name}");
-    let database_url = format!("{PG}/{name}");
+    let database_url = format!("{PG}/{name}{}", std::env::var("BENCH_PG_OPTS").unwrap_or_default());
 
     // (a) The broker alone, same queue type, same batch and prefetch as the worker.
     // The broker's rate does not need the whole backlog; 100 000 messages at most.
@@ -741,6 +752,18 @@ async fn bench() {
         "decide misses after the drain (collab_decide_misses_total): {:>5.0}",
         metric_sum(r.worker.port, "collab_decide_misses_total").await
     );
+    // How much of the drain was spent in batch transactions (the rest:
+    // receiving, acking, waiting on the relay): where to look first.
+    let (apply_secs, batches) = (
+        metric_sum(r.worker.port, "collab_apply_seconds_sum").await,
+        metric_sum(r.worker.port, "collab_apply_seconds_count").await,
+    );
+    println!(
+        "batches (last round): {batches:.0}, {:.0} events each, {:.1} ms each in the transaction, {:.0} % of the drain",
+        events as f64 / batches,
+        apply_secs / batches * 1e3,
+        apply_secs / r.secs * 100.0
+    );
 
     // (c) Latency at a fixed offered load, on the last round's worker.
     if std::env::var("BENCH_SKIP_LATENCY").is_err() {
@@ -885,7 +908,7 @@ async fn sink_and_publisher(amqp_url: &str) -> (Connection, Channel, Channel) {
 async fn drain_secs(db: &mut PgConnection, ids: &[String]) -> f64 {
     sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM (SELECT max(published_at) FROM relay_log) - \
-                (SELECT min(received_at) FROM inbox_ids WHERE event_id = ANY($1)))::float8",
+                (SELECT min(received_at) FROM (SELECT received_at FROM inbox_ids WHERE event_id = ANY($1) OFFSET 0) i))::float8",
     )
     .bind(ids)
     .fetch_one(db)
@@ -935,9 +958,7 @@ async fn drain(
     let worker = Worker::start(database_url, amqp_url, batch, prefetch);
     let deadline = Instant::now() + Duration::from_secs(3600);
     loop {
-        if applied_so_far(&mut db).await >= before + work.len() as i64
-            && count(&mut db, "SELECT count(*) FROM outbox_unpublished").await == 0
-        {
+        if applied_so_far(&mut db).await >= before + work.len() as i64 && count(&mut db, UNPUBLISHED).await == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "drain did not finish");
@@ -998,10 +1019,18 @@ INSERT INTO inbox (event_id, type, source, event_time, received_at, outcomes, bo
     FROM copies c, inbox i WHERE i.event_id LIKE 'h0%' ORDER BY k, i.seq;
 INSERT INTO inbox_ids (event_id, received_at)
     SELECT 'h' || k || substr(i.event_id, 3), c.at FROM copies c, inbox_ids i WHERE i.event_id LIKE 'h0%';
-INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at, updated_at)
+INSERT INTO state (kind, key, body, campaign_id, creator_id, product_id, pending, due_at, occurred_at, updated_at,
+                   seller_id, currency, pending_amount)
     SELECT s.kind, 'h' || k || substr(s.key, 3), regexp_replace(s.body, '"h0([bov])-', '"h' || k || '\1-', 'g'),
-           s.campaign_id, s.creator_id, s.product_id, s.pending, s.due_at, s.occurred_at - c.back, c.at
+           s.campaign_id, s.creator_id, s.product_id, s.pending, s.due_at, s.occurred_at - c.back, c.at,
+           s.seller_id, s.currency, s.pending_amount
     FROM copies c, state s WHERE s.key LIKE 'h0%' AND s.kind <> 'timer' ORDER BY k;
+-- The pending totals follow the copied orders, as the worker keeps them.
+DELETE FROM creator_pending;
+INSERT INTO creator_pending (creator_id, seller_id, currency, n, amount)
+    SELECT creator_id, seller_id, currency, count(*), sum(pending_amount) FROM state
+    WHERE kind = 'order' AND pending AND creator_id IS NOT NULL AND seller_id IS NOT NULL AND currency IS NOT NULL
+    GROUP BY creator_id, seller_id, currency;
 CREATE TEMP TABLE first_copy AS SELECT COALESCE(max(seq), 0) AS seq FROM outbox;
 INSERT INTO outbox (id, type, causation_id, body, created_at)
     SELECT gen_random_uuid(), o.type, 'h' || k || substr(o.causation_id, 3),
@@ -1040,6 +1069,66 @@ fn mib(bytes: i64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
 }
 
+/// Blocks each relation (partitions and their indexes counted under their
+/// parent) read into shared buffers and found there, so far.
+async fn buffer_use(db: &mut PgConnection) -> HashMap<String, (i64, i64)> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "WITH r(relid, suffix, read, hit) AS ( \
+             SELECT relid, '', heap_blks_read, heap_blks_hit FROM pg_statio_user_tables \
+             UNION ALL SELECT indexrelid, '', idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes \
+             UNION ALL SELECT relid, ' (toast)', toast_blks_read, toast_blks_hit FROM pg_statio_user_tables) \
+         SELECT COALESCE((SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = r.relid), \
+                         r.relid::regclass::text) || suffix, \
+                sum(COALESCE(read, 0))::int8, sum(COALESCE(hit, 0))::int8 \
+         FROM r GROUP BY 1",
+    )
+    .fetch_all(db)
+    .await
+    .expect("statio");
+    rows.into_iter().map(|(name, read, hit)| (name, (read, hit))).collect()
+}
+
+/// The relations that read the most blocks between two `buffer_use`s.
+fn buffer_delta(before: &HashMap<String, (i64, i64)>, after: &HashMap<String, (i64, i64)>, events: usize) -> String {
+    let mut delta: Vec<(String, i64, i64)> = after
+        .iter()
+        .map(|(name, (read, hit))| {
+            let (r0, h0) = before.get(name).copied().unwrap_or_default();
+            (name.clone(), read - r0, hit - h0)
+        })
+        .filter(|(_, read, hit)| read + hit > 0)
+        .collect();
+    delta.sort_by_key(|(_, read, hit)| (std::cmp::Reverse(*read), std::cmp::Reverse(*hit)));
+    let reads: i64 = delta.iter().map(|(_, r, _)| r).sum();
+    let hits: i64 = delta.iter().map(|(_, _, h)| h).sum();
+    format!(
+        "{:.2} blocks read and {:.1} found in shared buffers per event; most read: {}",
+        reads as f64 / events as f64,
+        hits as f64 / events as f64,
+        delta
+            .iter()
+            .take(6)
+            .map(|(name, read, hit)| format!("{name} {read}/{hit}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Minutes after the benchmark's time origin at which a new backlog starts:
+/// a day after the latest order the database holds — read for one creator
+/// through `state_orders_by_creator` (every backlog has orders of `c-0`; a
+/// maximum over all orders would scan `state` between the rounds).
+async fn next_start(db: &mut PgConnection) -> i64 {
+    let latest: Option<i64> = sqlx::query_scalar(
+        "SELECT (EXTRACT(EPOCH FROM max(occurred_at) - '2026-06-01T00:00:00Z'::timestamptz) / 60)::int8 \
+         FROM state WHERE kind = 'order' AND creator_id = 'c-0'",
+    )
+    .fetch_one(db)
+    .await
+    .expect("latest order");
+    latest.unwrap_or(0).max(0) + 24 * 60
+}
+
 async fn aged(history: usize) {
     let events = env_usize("BENCH_EVENTS", 30_000);
     let rounds = env_usize("BENCH_ROUNDS", 3).max(1);
@@ -1050,28 +1139,42 @@ async fn aged(history: usize) {
     // participations as the aged one, without the copied history — what
     // the history's size alone costs.
     let seeded_fresh = std::env::var("BENCH_FRESH_SEED").is_ok();
+    // An aged database kept by an earlier run (`BENCH_KEEP`): making 5 M
+    // events of history takes ten minutes; measuring on it again does not.
+    let reused = std::env::var("BENCH_AGED_DB").ok();
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!(
-        "collab-worker aged benchmark — {cpus} CPUs, history {} events ({SEED} applied by the worker, {} copies in SQL), backlog {events}, batch {batch}, prefetch {prefetch}, {rounds} rounds",
+        "collab-worker aged benchmark — {cpus} CPUs, history {} events ({SEED} applied by the worker, {} copies in SQL{}), backlog {events}, batch {batch}, prefetch {prefetch}, {rounds} rounds",
         copies * SEED,
-        copies - 1
+        copies - 1,
+        reused.as_deref().map(|n| format!("; reusing {n}")).unwrap_or_default()
     );
     let setup = setup_events();
     let base = format!("bench_{}", std::process::id());
+    let seed = backlog_with(SEED, "h0", 0);
 
-    // The aged database: set-up and seed applied by the worker, then copies.
-    let aged_name = format!("{base}_aged");
-    let (aged_amqp, aged_db) = prepared(&aged_name, &setup, batch, prefetch).await;
-    let seed = backlog_with(SEED, "h0");
-    let (seed_rate, _, _) = drain(&aged_amqp, &aged_db, &seed, batch, prefetch).await;
-    let mut db = PgConnection::connect(&aged_db).await.expect("database");
-    let started = Instant::now();
-    grow_history(&mut db, copies).await;
-    println!(
-        "history: seed drained at {seed_rate:.0} events/s; {} copies made in {:.0} s",
-        copies - 1,
-        started.elapsed().as_secs_f64()
-    );
+    let (aged_name, aged_amqp, aged_db, mut db) = match reused {
+        Some(name) => {
+            let (amqp, url) = (format!("{AMQP}/{name}"), format!("{PG}/{name}"));
+            let db = PgConnection::connect(&url).await.expect("kept aged database");
+            (name, amqp, url, db)
+        }
+        None => {
+            // The aged database: set-up and seed applied by the worker, then copies.
+            let name = format!("{base}_aged");
+            let (amqp, url) = prepared(&name, &setup, batch, prefetch).await;
+            let (seed_rate, _, _) = drain(&amqp, &url, &seed, batch, prefetch).await;
+            let mut db = PgConnection::connect(&url).await.expect("database");
+            let started = Instant::now();
+            grow_history(&mut db, copies).await;
+            println!(
+                "history: seed drained at {seed_rate:.0} events/s; {} copies made in {:.0} s",
+                copies - 1,
+                started.elapsed().as_secs_f64()
+            );
+            (name, amqp, url, db)
+        }
+    };
     let sizes = table_sizes(&mut db).await;
     let total: i64 = sizes.iter().map(|(_, b)| b).sum();
     let stored = (copies * SEED + setup.len()) as f64;
@@ -1104,7 +1207,12 @@ async fn aged(history: usize) {
 
     let (mut fresh_rates, mut aged_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let work = backlog_with(events, &format!("r{round}"));
+        // New traffic on old history: the backlog's business times follow
+        // everything the aged database holds (else a join in round 2 would
+        // find round 1's orders paid "after" it and re-decide them — O9's
+        // work, not the history's size).
+        let start = next_start(&mut db).await;
+        let work = backlog_with(events, &format!("r{}x{round}", std::process::id()), start);
         let fresh_name = format!("{base}_fresh{round}");
         let (fresh_amqp, fresh_db) = prepared(&fresh_name, &setup, batch, prefetch).await;
         if seeded_fresh {
@@ -1112,7 +1220,9 @@ async fn aged(history: usize) {
         }
         let (fresh, fresh_cpu, _) = drain(&fresh_amqp, &fresh_db, &work, batch, prefetch).await;
         cleanup(&fresh_name);
+        let buffers_before = buffer_use(&mut db).await;
         let (aged, aged_cpu, aged_secs) = drain(&aged_amqp, &aged_db, &work, batch, prefetch).await;
+        let buffers_after = buffer_use(&mut db).await;
         println!(
             "round {round}: fresh {fresh:>6.0} events/s, aged {aged:>6.0} events/s, aged/fresh {:.2} \
              (PostgreSQL CPU per event {:.0} µs fresh, {:.0} µs aged; worker {:.0} µs, {:.0} µs; aged drain {aged_secs:.1} s)",
@@ -1121,6 +1231,10 @@ async fn aged(history: usize) {
             aged_cpu[1] / events as f64 * 1e6,
             fresh_cpu[2] / events as f64 * 1e6,
             aged_cpu[2] / events as f64 * 1e6,
+        );
+        println!(
+            "         aged drain, shared buffers: {}",
+            buffer_delta(&buffers_before, &buffers_after, events)
         );
         fresh_rates.push(fresh);
         aged_rates.push(aged);
@@ -1199,9 +1313,7 @@ async fn lock_share() {
             .map(|_| Worker::start(&database_url, &amqp_url, batch, prefetch))
             .collect();
         let started = Instant::now();
-        while !(applied_so_far(&mut db).await >= before + work.len() as i64
-            && count(&mut db, "SELECT count(*) FROM outbox_unpublished").await == 0)
-        {
+        while !(applied_so_far(&mut db).await >= before + work.len() as i64 && count(&mut db, UNPUBLISHED).await == 0) {
             assert!(started.elapsed() < Duration::from_secs(3600), "drain did not finish");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
