@@ -118,16 +118,18 @@ pub fn delivered(ws: &mut Workspace<'_>, e: &SampleProgress) {
 }
 
 /// Reads: the refundable sample, its campaign, the creator, and the
-/// creator's orders of the product paid since the purchase (orders before
-/// the window never count, and history must not grow the read).
+/// creator's orders of the product paid in the window (no other order
+/// counts, and history must not grow the read).
 pub fn refundable_purchased_reads(plan: &mut Plan<'_>, e: &SampleRefundablePurchased) {
     plan.read::<Refundable>(&e.refundable_id);
     plan.read::<Campaign>(&e.campaign_id);
     plan.read::<Creator>(&e.creator_id);
-    plan.query::<Order>(Query::OrdersOfCreatorProductSince(
+    let start = plan.now();
+    plan.query::<Order>(Query::OrdersOfCreatorProductIn(
         e.creator_id.clone(),
         e.product_id.clone(),
-        plan.now(),
+        start,
+        start + Duration::days(REFUNDABLE_WINDOW_DAYS),
     ));
 }
 
@@ -159,10 +161,11 @@ pub fn refundable_purchased(ws: &mut Workspace<'_>, e: &SampleRefundablePurchase
         status: RefundableStatus::Open,
         units: Default::default(),
     };
-    let sold = ws.query::<Order>(&Query::OrdersOfCreatorProductSince(
+    let sold = ws.query::<Order>(&Query::OrdersOfCreatorProductIn(
         e.creator_id.clone(),
         e.product_id.clone(),
         start,
+        end,
     ));
     for order in &sold {
         count(&mut refundable, order);

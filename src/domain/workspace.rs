@@ -48,10 +48,10 @@ impl Default for Rules {
 pub enum Query {
     /// Orders of a creator whose commission is pending (accrued, not payable, not cancelled).
     PendingOrdersOf(CreatorId),
-    /// Orders attributed to a creator for one product, paid at or after
-    /// the instant (S3: the units of a refundable sample's window). Bounded
-    /// by time so that what it reads does not grow with the history.
-    OrdersOfCreatorProductSince(CreatorId, ProductId, Time),
+    /// Orders attributed to a creator for one product, paid in
+    /// [start, end) (S3: the units of a refundable sample's window).
+    /// Bounded by time so that what it reads does not grow with the history.
+    OrdersOfCreatorProductIn(CreatorId, ProductId, Time, Time),
     /// Timers due at or before the instant.
     TimersDue(Time),
     /// Every participation in a campaign.
@@ -68,7 +68,7 @@ impl Query {
     pub fn kind(&self) -> &'static str {
         match self {
             Query::PendingOrdersOf(_)
-            | Query::OrdersOfCreatorProductSince(..)
+            | Query::OrdersOfCreatorProductIn(..)
             | Query::PendingOrdersOfCreatorSince(..)
             | Query::PendingOrdersOfProductSince(..) => "order",
             Query::TimersDue(_) => "timer",
@@ -84,10 +84,11 @@ impl Query {
         };
         match (self, doc) {
             (Query::PendingOrdersOf(c), Doc::Order(o)) => o.pending().is_some() && o.creator() == Some(c),
-            (Query::OrdersOfCreatorProductSince(c, p, since), Doc::Order(o)) => {
-                o.paid.as_ref().is_some_and(|paid| &paid.product_id == p)
+            (Query::OrdersOfCreatorProductIn(c, p, start, end), Doc::Order(o)) => {
+                o.paid
+                    .as_ref()
+                    .is_some_and(|paid| &paid.product_id == p && paid.time >= *start && paid.time < *end)
                     && o.creator() == Some(c)
-                    && paid_since(o, Some(*since))
             }
             (Query::TimersDue(now), Doc::Timer(t)) => t.due_at <= *now,
             (Query::ParticipationsOf(k), Doc::Participation(p)) => &p.id.0 == k,

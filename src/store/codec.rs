@@ -171,11 +171,12 @@ pub fn query_condition(query: &Query) -> (&'static str, Vec<QueryParam>) {
             "kind = 'order' AND pending AND creator_id = {1}",
             vec![Text(creator.as_str().to_owned())],
         ),
-        Query::OrdersOfCreatorProductSince(creator, product, since) => (
-            "kind = 'order' AND creator_id = {1} AND occurred_at >= {2} AND product_id = {3}",
+        Query::OrdersOfCreatorProductIn(creator, product, start, end) => (
+            "kind = 'order' AND creator_id = {1} AND occurred_at >= {2} AND occurred_at < {3} AND product_id = {4}",
             vec![
                 Text(creator.as_str().to_owned()),
-                Time(*since),
+                Time(*start),
+                Time(*end),
                 Text(product.as_str().to_owned()),
             ],
         ),
@@ -335,15 +336,23 @@ mod tests {
         }
         let queries = [
             Query::PendingOrdersOf(CreatorId::from("c1")),
-            Query::OrdersOfCreatorProductSince(
+            Query::OrdersOfCreatorProductIn(
                 CreatorId::from("c1"),
                 ProductId::from("p1"),
                 DateTime::<Utc>::UNIX_EPOCH,
+                DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(60),
             ),
-            Query::OrdersOfCreatorProductSince(
+            Query::OrdersOfCreatorProductIn(
                 CreatorId::from("c1"),
                 ProductId::from("p1"),
                 DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1),
+                DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(60),
+            ),
+            Query::OrdersOfCreatorProductIn(
+                CreatorId::from("c1"),
+                ProductId::from("p1"),
+                DateTime::<Utc>::UNIX_EPOCH - chrono::Duration::days(1),
+                DateTime::<Utc>::UNIX_EPOCH,
             ),
             Query::TimersDue(DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(50)),
             Query::ParticipationsOf(CampaignId::from("k1")),
@@ -363,10 +372,10 @@ mod tests {
                         Query::PendingOrdersOf(c) => {
                             columns.pending && columns.creator_id.as_deref() == Some(c.as_str())
                         }
-                        Query::OrdersOfCreatorProductSince(c, p, since) => {
+                        Query::OrdersOfCreatorProductIn(c, p, start, end) => {
                             columns.creator_id.as_deref() == Some(c.as_str())
                                 && columns.product_id.as_deref() == Some(p.as_str())
-                                && columns.occurred_at.is_some_and(|t| t >= *since)
+                                && columns.occurred_at.is_some_and(|t| t >= *start && t < *end)
                         }
                         Query::TimersDue(now) => columns.due_at.is_some_and(|d| d <= *now),
                         Query::ParticipationsOf(k) => columns.campaign_id.as_deref() == Some(k.as_str()),
