@@ -57,17 +57,6 @@ pub struct RateInputs<'a> {
     pub campaigns: &'a [(Arc<Campaign>, Arc<Participation>)],
 }
 
-fn step(n: u8, rule: RateSource, holds: bool, fact: Option<Fact>) -> Step {
-    Step {
-        step: n,
-        rule,
-        holds,
-        decisive: false,
-        fact,
-        campaigns: Vec::new(),
-    }
-}
-
 /// O2: the rate of an attributed order, the first rule that applies. Every
 /// step is evaluated and kept with the fact that decided it, so the
 /// explanation is the decision itself.
@@ -85,47 +74,43 @@ pub fn decide_rate(paid: &PaidOrder, inputs: &RateInputs<'_>) -> RateDecision {
     let demoted = creator.demoted_by(t);
     let violation = creator.violations.iter().find(|v| v.time <= t);
 
-    let mut campaign_step = step(
-        3,
-        RateSource::Campaign,
-        best.is_some(),
-        best.as_ref().map(|(rate, id, joined_at, _)| Fact {
-            rate: Some(*rate),
-            joined_at: Some(*joined_at),
-            ..Fact::new("participation", Some(id.to_string()), None)
-        }),
-    );
-    campaign_step.campaigns = checks;
-    let mut steps = vec![
-        step(1, RateSource::PlatformBlocked, blocked, block_fact),
-        step(2, RateSource::ConnectionPaused, paused, pause_fact),
-        campaign_step,
-        step(
-            4,
-            RateSource::Partnership,
+    let campaign_fact = best.as_ref().map(|(rate, id, joined_at, _)| Fact {
+        rate: Some(*rate),
+        joined_at: Some(*joined_at),
+        ..Fact::new("participation", Some(id.to_string()), None)
+    });
+    let mut steps = Step::ladder([
+        // 1 platform blocked, 2 connection paused
+        (blocked, block_fact),
+        (paused, pause_fact),
+        // 3 campaign
+        (best.is_some(), campaign_fact),
+        // 4 partnership
+        (
             partnership.is_some(),
             partnership.map(|(at, rate)| Fact {
                 rate: Some(rate),
                 ..Fact::new("partnership", None, Some(at))
             }),
         ),
-        step(
-            5,
-            RateSource::Demoted,
+        // 5 demoted
+        (
             demoted,
             violation.map(|v| Fact::new("violation", Some(v.id.to_string()), Some(v.time))),
         ),
-        step(
-            6,
-            RateSource::OpenCollab,
+        // 6 open collaboration
+        (
             open_rate.is_some(),
             version.map(|v| Fact {
                 rate: v.open_collab_rate,
                 ..Fact::new("product_version", Some(paid.product_id.to_string()), Some(v.time))
             }),
         ),
-        step(7, RateSource::None, true, None),
-    ];
+        // 7 none
+        (true, None),
+    ]);
+    // Step 3 also lists every campaign it checked.
+    steps[2].campaigns = checks;
     let decisive = steps.iter().position(|s| s.holds).unwrap_or(steps.len() - 1);
     steps[decisive].decisive = true;
     let (rate, source, campaign_id, campaign_shop_ads_rate) = match decisive {

@@ -62,20 +62,39 @@ pub struct Fact {
     pub joined_at: Option<Time>,
 }
 
+/// O2's ladder: the rate source of each step (1–7), in order.
+const O2_STEPS: [RateSource; 7] = [
+    RateSource::PlatformBlocked,
+    RateSource::ConnectionPaused,
+    RateSource::Campaign,
+    RateSource::Partnership,
+    RateSource::Demoted,
+    RateSource::OpenCollab,
+    RateSource::None,
+];
+
 impl Step {
+    /// The seven steps of O2 from what each evaluated to, in O2's order:
+    /// whether it held, and the fact that made it so. None is decisive yet.
+    pub fn ladder(evaluated: [(bool, Option<Fact>); 7]) -> Vec<Step> {
+        (1u8..)
+            .zip(O2_STEPS)
+            .zip(evaluated)
+            .map(|((step, rule), (holds, fact))| Step {
+                step,
+                rule,
+                holds,
+                decisive: false,
+                fact,
+                campaigns: Vec::new(),
+            })
+            .collect()
+    }
+
     /// O2's step `n` when it says nothing beyond its number: steps 1–6 did
     /// not hold, step 7 ("none") always holds; no fact, not decisive.
     fn plain(n: u8) -> Option<Step> {
-        let rule = match n {
-            1 => RateSource::PlatformBlocked,
-            2 => RateSource::ConnectionPaused,
-            3 => RateSource::Campaign,
-            4 => RateSource::Partnership,
-            5 => RateSource::Demoted,
-            6 => RateSource::OpenCollab,
-            7 => RateSource::None,
-            _ => return None,
-        };
+        let rule = *O2_STEPS.get(usize::from(n).checked_sub(1)?)?;
         Some(Step {
             step: n,
             rule,
