@@ -414,10 +414,13 @@ fn cpu_seconds() -> [f64; 3] {
     total
 }
 
-/// Outcomes past the relay cursor, read from the ends of the outbox's
-/// indexes (a `count(*)` may scan a day's partition that has no statistics).
-const UNPUBLISHED: &str =
-    "SELECT COALESCE((SELECT max(seq) FROM outbox), 0) - (SELECT published_seq FROM relay_cursor WHERE id = 1)";
+/// Outcomes past the relay cursor, as the worker's lag gauge reads them
+/// (from the ends of the outbox's indexes: a `count(*)` may scan a day's
+/// partition that has no statistics).
+async fn unpublished(db: &mut PgConnection) -> i64 {
+    let (_age, pending) = collab_worker::store::outbox::lag(db).await.expect("outbox lag");
+    pending
+}
 
 async fn count(db: &mut PgConnection, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
@@ -436,7 +439,7 @@ async fn wait_applied(db: &mut PgConnection, expected: i64, worker: Option<&Work
         }
         if applied >= expected
             && count(db, "SELECT count(*) FROM inbox").await >= expected
-            && count(db, UNPUBLISHED).await == 0
+            && unpublished(db).await == 0
         {
             return samples;
         }
@@ -958,7 +961,7 @@ async fn drain(
     let worker = Worker::start(database_url, amqp_url, batch, prefetch);
     let deadline = Instant::now() + Duration::from_secs(3600);
     loop {
-        if applied_so_far(&mut db).await >= before + work.len() as i64 && count(&mut db, UNPUBLISHED).await == 0 {
+        if applied_so_far(&mut db).await >= before + work.len() as i64 && unpublished(&mut db).await == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "drain did not finish");
@@ -1313,7 +1316,7 @@ async fn lock_share() {
             .map(|_| Worker::start(&database_url, &amqp_url, batch, prefetch))
             .collect();
         let started = Instant::now();
-        while !(applied_so_far(&mut db).await >= before + work.len() as i64 && count(&mut db, UNPUBLISHED).await == 0) {
+        while !(applied_so_far(&mut db).await >= before + work.len() as i64 && unpublished(&mut db).await == 0) {
             assert!(started.elapsed() < Duration::from_secs(3600), "drain did not finish");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
